@@ -1,0 +1,1 @@
+"""The `chainsight` command line."""

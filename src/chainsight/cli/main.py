@@ -1,0 +1,17 @@
+"""Entry point of the `chainsight` command: imports every command module."""
+
+from __future__ import annotations
+
+from chainsight.cli import scenario as _scenario  # noqa: F401  (registers commands)
+from chainsight.cli.app import app
+
+__all__ = ["app"]
+
+
+def main() -> None:
+    """Run the command line."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
