@@ -19,7 +19,7 @@ from chainsight.domain.tech_transfer import TechTransfer
 from chainsight.domain.trial import Trial
 from chainsight.domain.vector import Lot, Vector
 
-FORMAT = "chainsight/1"
+FORMAT: Literal["chainsight/1"] = "chainsight/1"
 
 
 class Scenario(Strict):

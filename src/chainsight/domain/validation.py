@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import itertools
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -115,7 +115,9 @@ def _each(model: type[M], raw: Any) -> list[tuple[int, M]]:
 def _raw_ids(raw: Any) -> set[str]:
     if not isinstance(raw, list):
         return set()
-    return {item["id"] for item in raw if isinstance(item, dict) and isinstance(item.get("id"), str)}
+    return {
+        item["id"] for item in raw if isinstance(item, dict) and isinstance(item.get("id"), str)
+    }
 
 
 def parse_scenario(data: Any) -> Scenario:
@@ -248,7 +250,9 @@ def references_resolve(parts: Parts) -> Iterator[Problem]:
             yield from _facility_ref(f"patients[{index}].facility", patient.facility,
                                      "drug_product", facilities, kinds)
         if patient.vector_lot is not None and patient.vector_lot not in lots:
-            yield Problem(f"patients[{index}].vector_lot", _missing("vector lot", patient.vector_lot))
+            yield Problem(
+                f"patients[{index}].vector_lot", _missing("vector lot", patient.vector_lot)
+            )
 
 
 def _facility_ref(
@@ -397,7 +401,7 @@ def patient_histories(parts: Parts) -> Iterator[Problem]:
         path = f"patients[{index}]"
         dates = [(name, getattr(patient, name)) for name in _ORDER]
         given = [(name, day) for name, day in dates if day is not None]
-        for (first, day1), (second, day2) in zip(given, given[1:], strict=False):
+        for (first, day1), (second, day2) in itertools.pairwise(given):
             if day2 < day1:
                 yield Problem(f"{path}.{second}", f"{day2} is before {first} ({day1})")
         if today is not None:
