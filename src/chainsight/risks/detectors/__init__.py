@@ -1,0 +1,1 @@
+"""One module per detector; each exposes ``detect(inputs) -> list[Alert]``."""
