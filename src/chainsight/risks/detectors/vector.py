@@ -180,7 +180,7 @@ def detect_expiry(inputs: RadarInputs) -> list[Alert]:
             title=title,
             owner="sponsor",
             due=max(today, min(expiry, ext.readout) if (pending and ext) else expiry),
-            action="; ".join(steps).capitalize() + ".",
+            action=_sentence("; ".join(steps)),
             evidence={"units_on_hand": lot.units, "units_expiring_unused": at_risk,
                       "expires": expiry.isoformat(), "days_to_expiry": days_left,
                       "extension": ext.model_dump(mode="json") if ext else None,
@@ -193,3 +193,8 @@ def detect_expiry(inputs: RadarInputs) -> list[Alert]:
         ))
     return alerts
 
+
+
+def _sentence(text: str) -> str:
+    """Upper-case the first letter only: ids such as LV-001 keep their case."""
+    return text[:1].upper() + text[1:] + "."
