@@ -250,34 +250,70 @@ class _Runs:
         suite = cand.argmin(axis=1)
         return cand[np.arange(rows.size), suite], suite
 
-    def earliest_start(self, rows: IntArray, f: int, lo: IntArray
-                       ) -> tuple[IntArray, IntArray, IntArray, IntArray]:
-        """Earliest start at ``f`` with a suite, quota and vector: (day, suite, lot, day
-        had vector not mattered)."""
-        need = np.full(rows.size, int(self.c.vector_units[f]), dtype=np.int64)
-        cur = lo.copy()
-        # The first day with a suite and quota, vector or not: a later start means the
-        # vector held the patient back (a stock-out).
-        first_cap = np.full(rows.size, NEVER, dtype=np.int64)
+    def slot_first(self, rows: IntArray, f: int, lo: IntArray) -> tuple[IntArray, IntArray]:
+        """Earliest start >= ``lo`` at ``f`` with a free suite and, under slot advice, a
+        month whose quota of starts is not used up; and the suite."""
+        cur = lo
         while True:
             d, suite = self.capacity_first(rows, f, cur)
-            never = d >= NEVER
-            quota_ok = np.ones(rows.size, dtype=bool)
-            if self.caps[f] < NEVER:
-                month = self.month[np.minimum(d, self.H + 1)]
-                quota_ok = self.month_used[rows, f, month] < self.caps[f]
-            first_cap = np.where((first_cap >= NEVER) & quota_ok, d, first_cap)
-            if need[0] > 0:
-                v, lot = self.vector_first(rows, d, need)
+            if self.caps[f] >= NEVER:
+                return d, suite
+            month = self.month[np.minimum(d, self.H + 1)]
+            full = (d < NEVER) & (self.month_used[rows, f, month] >= self.caps[f])
+            if not full.any():
+                return d, suite
+            cur = np.where(full, self.next_month[np.minimum(d, self.H + 1)], cur)
+
+    def earliest_start(self, rows: IntArray, lo: IntArray
+                       ) -> tuple[IntArray, IntArray, IntArray, IntArray, IntArray]:
+        """Earliest start over facilities with a suite (and quota) and a vector unit.
+
+        ``lo`` is (facilities, rows): the first day the material can be at each. Returns
+        day, facility, suite, lot, and the day it would have been had the vector not
+        mattered (a later start is a stock-out). The facility is chosen on capacity,
+        then the vector is checked on that day; if there is none, every facility moves
+        on to the day a unit is next valid. (Facilities may need different units per
+        run: the unit count of the facility chosen on capacity is the one checked.)
+        """
+        n = rows.size
+        day = np.full(n, NEVER, dtype=np.int64)
+        fac = np.zeros(n, dtype=np.int64)
+        suite = np.zeros(n, dtype=np.int64)
+        lot = np.zeros(n, dtype=np.int64)
+        cap_only = np.full(n, NEVER, dtype=np.int64)
+        todo = np.arange(n)
+        cur = lo.copy()
+        first = True
+        while todo.size:
+            sub = rows[todo]
+            found = np.full(todo.size, NEVER, dtype=np.int64)
+            f_best = np.zeros(todo.size, dtype=np.int64)
+            s_best = np.zeros(todo.size, dtype=np.int64)
+            for f in range(self.F):
+                d, s = self.slot_first(sub, f, cur[f, todo])
+                better = d < found
+                found = np.where(better, d, found)
+                f_best = np.where(better, f, f_best)
+                s_best = np.where(better, s, s_best)
+            if first:
+                cap_only = found.copy()
+                first = False
+            need = self.c.vector_units[f_best]
+            if self.L and need.any():
+                v, lt = self.vector_first(sub, found, need)
+                v = np.where(need > 0, v, found)
             else:
-                v, lot = d, np.zeros(rows.size, dtype=np.int64)
-            done = never | (v >= NEVER) | (quota_ok & (v == d))
-            if done.all():
-                day = np.where(never | (v >= NEVER), NEVER, d)
-                return day, suite, lot, first_cap
-            nxt = np.where(quota_ok, v, self.next_month[np.minimum(d, self.H + 1)]
-                           if self.caps[f] < NEVER else v)
-            cur = np.where(done, cur, np.maximum(nxt, cur + 1))
+                v, lt = found, np.zeros(todo.size, dtype=np.int64)
+            done = (found >= NEVER) | (v >= NEVER) | (v == found)
+            finished = todo[done]
+            day[finished] = np.where((v[done] >= NEVER), NEVER, found[done])
+            fac[finished] = f_best[done]
+            suite[finished] = s_best[done]
+            lot[finished] = lt[done]
+            todo = todo[~done]
+            if todo.size:
+                cur[:, todo] = np.maximum(cur[:, todo], v[~done][None, :])
+        return day, fac, suite, lot, cap_only
 
     # ---------------------------------------------------------------- autologous
     def run_autologous(self) -> None:
@@ -337,21 +373,9 @@ class _Runs:
     def _book(self, rows: IntArray, p: IntArray, attempt: IntArray, x: IntArray) -> None:
         c, hz = self.c, self.H
         site = self.site[rows, p]
-        best = np.full(rows.size, NEVER, dtype=np.int64)
-        best_f = np.zeros(rows.size, dtype=np.int64)
-        best_suite = np.zeros(rows.size, dtype=np.int64)
-        best_lot = np.zeros(rows.size, dtype=np.int64)
-        cap_only = np.full(rows.size, NEVER, dtype=np.int64)
-        for f in range(self.F):
-            lane = c.lane_in[f, site]
-            lo = np.where(lane >= 0, np.maximum(x + lane, 0), NEVER)
-            d, suite, lot, d_cap = self.earliest_start(rows, f, lo)
-            better = d < best
-            best = np.where(better, d, best)
-            best_f = np.where(better, f, best_f)
-            best_suite = np.where(better, suite, best_suite)
-            best_lot = np.where(better, lot, best_lot)
-            cap_only = np.minimum(cap_only, d_cap)
+        lanes = c.lane_in[:, site]
+        lo = np.where(lanes >= 0, np.maximum(x[None, :] + lanes, 0), NEVER)
+        best, best_f, best_suite, best_lot, cap_only = self.earliest_start(rows, lo)
         # Stock-out: the patient could have started but for the vector.
         short = (best > cap_only) & (cap_only <= hz)
         self.first_stockout[rows] = np.where(
