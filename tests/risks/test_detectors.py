@@ -103,7 +103,9 @@ def test_capacity_shortfall_triggers_on_queue_at_a_saturated_facility() -> None:
     assert alert.evidence["weeks"] == ["2027-03-08", "2027-03-15"]
     assert "Reserve 4 more slots" in alert.action
     assert alert.due == dt.date(2027, 3, 8) - dt.timedelta(days=28)
-    assert alert.what_if[0]["facility"] == "CDMO-A"
+    assert alert.what_if == {"label": "4 more suite(s) at CDMO-A from 2027-03-08",
+                             "suites": [{"facility": "CDMO-A", "suites": 4,
+                                         "from": "2027-03-08"}]}
     assert alert.severity in ("high", "critical")
 
 
@@ -125,8 +127,8 @@ def test_stockout_and_campaign_deadline_trigger() -> None:
     assert len(deadline) == 1
     # lead time 180 days before the early stock-out week
     assert deadline[0].due == dt.date(2027, 10, 4) - dt.timedelta(days=180)
-    assert deadline[0].what_if[0]["kind"] == "campaign_booked"
-    assert deadline[0].what_if[0]["start"] == "2027-04-07"
+    assert deadline[0].what_if is not None
+    assert deadline[0].what_if["campaigns"] == [{"start": "2027-04-07", "campaign": 1}]
 
 
 def test_campaign_deadline_in_the_past_is_said_so() -> None:
@@ -217,7 +219,8 @@ def test_site_past_planned_activation_triggers() -> None:
     alerts = site_activation.detect(RadarInputs(scenario))
     assert [a.sites for a in alerts] == [["S02"]]
     assert alerts[0].evidence["days_late"] == 34
-    assert alerts[0].what_if == [{"kind": "site_activated", "site": "S02", "on": "2027-01-04"}]
+    assert alerts[0].what_if is not None
+    assert alerts[0].what_if["sites"] == [{"site": "S02", "activation": "2027-01-04"}]
 
 
 def test_site_not_yet_due_is_quiet() -> None:

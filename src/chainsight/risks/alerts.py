@@ -62,14 +62,6 @@ def alert_id(kind: str, *subject: str) -> str:
     return f"{kind}:{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
-class WhatIfAction(BaseModel):
-    """A recommended action in a form the forecaster can apply as a what-if."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    change: dict[str, Any]
-
-
 class Alert(BaseModel):
     """One warning of the bottleneck radar."""
 
@@ -89,9 +81,9 @@ class Alert(BaseModel):
     lots: list[str] = Field(default_factory=list)
     facilities: list[str] = Field(default_factory=list)
     sites: list[str] = Field(default_factory=list)
-    what_if: list[dict[str, Any]] = Field(
-        default_factory=list,
-        description="forecast what-if changes that apply the recommended action",
+    what_if: dict[str, Any] | None = Field(
+        default=None,
+        description="the recommended action as a forecast what-if (the what-if file format)",
     )
 
     @property

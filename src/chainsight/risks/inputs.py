@@ -14,7 +14,7 @@ from chainsight.domain import Scenario
 # engines represent them inside.
 PlanData = dict[str, Any]
 ForecastData = dict[str, Any]
-Forecaster = Callable[[Scenario, list[dict[str, Any]]], ForecastData]
+Forecaster = Callable[[Scenario, dict[str, Any]], ForecastData]
 
 
 @dataclass(frozen=True)

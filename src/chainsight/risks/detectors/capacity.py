@@ -44,7 +44,6 @@ def detect(inputs: RadarInputs) -> list[Alert]:
         p50 = [float(w["waiting_for_slot"].get("p50", 0)) for w in weeks]
         p90 = [float(w["waiting_for_slot"]["p90"]) for w in weeks]
         first = parse_day(weeks[0]["week_start"]) or today
-        last = parse_day(weeks[-1]["week_start"]) or today
         extra = max(1, math.ceil(max(p90)))
         # Quantiles bound how likely the queue is: a median above zero means it is likely.
         probability = 0.75 if max(p50) >= 1 else 0.25
@@ -69,7 +68,8 @@ def detect(inputs: RadarInputs) -> list[Alert]:
             probability=probability,
             impact=impact,
             facilities=[facility],
-            what_if=[{"kind": "suite_added", "facility": facility, "suites": extra,
-                      "from": first.isoformat(), "until": last.isoformat()}],
+            what_if={"label": f"{extra} more suite(s) at {facility} from {first}",
+                     "suites": [{"facility": facility, "suites": extra,
+                                 "from": first.isoformat()}]},
         ))
     return alerts

@@ -43,6 +43,7 @@ def detect(inputs: RadarInputs) -> list[Alert]:
             probability=1.0,
             impact=impact,
             sites=[site.id],
-            what_if=[{"kind": "site_activated", "site": site.id, "on": today.isoformat()}],
+            what_if={"label": f"activate {site.id} now",
+                     "sites": [{"site": site.id, "activation": today.isoformat()}]},
         ))
     return alerts

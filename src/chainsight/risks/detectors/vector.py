@@ -11,6 +11,9 @@ from chainsight.risks.inputs import RadarInputs, parse_day
 
 # A campaign's lead time when the scenario lists none (months from slot to release).
 DEFAULT_LEAD_TIME_DAYS = 180
+# A new campaign's size and shelf life when the scenario lists no campaign to book.
+DEFAULT_CAMPAIGN_UNITS = 60
+DEFAULT_SHELF_LIFE_DAYS = 540
 # How far ahead an expiring lot is worth watching even when the plan uses all of it.
 EXPIRY_WATCH_DAYS = 90
 
@@ -92,11 +95,17 @@ def detect_campaign_deadline(inputs: RadarInputs) -> list[Alert]:
                  f"the possible stock-out ({first_week})")
     impact = impact_level(_open_patients(inputs) * probability)
     where = campaign.facility if campaign else "the vector manufacturer"
-    change: dict[str, Any] = {"kind": "campaign_booked", "start": start.isoformat()}
+    booking: dict[str, Any] = {"start": start.isoformat()}
     if campaign is not None:
-        change |= {"facility": campaign.facility, "units": campaign.units,
-                   "lead_time_days": campaign.lead_time_days,
-                   "shelf_life_days": campaign.shelf_life_days}
+        position = scenario.vector.campaigns.index(campaign) + 1
+        booking["campaign"] = campaign.id if campaign.id is not None else position
+    else:
+        vector_makers = [f.id for f in scenario.facilities if f.kind == "vector"]
+        booking |= {"facility": vector_makers[0] if vector_makers else None,
+                    "units": DEFAULT_CAMPAIGN_UNITS, "lead_time_days": lead,
+                    "shelf_life_days": DEFAULT_SHELF_LIFE_DAYS}
+    what_if = ({"label": f"vector campaign booked to start {start}", "campaigns": [booking]}
+               if booking.get("campaign") is not None or booking.get("facility") else None)
     return [Alert(
         id=alert_id("vector_campaign_deadline", scenario.trial.id),
         kind="vector_campaign_deadline",
@@ -115,7 +124,7 @@ def detect_campaign_deadline(inputs: RadarInputs) -> list[Alert]:
         impact=impact,
         lots=[],
         facilities=[campaign.facility] if campaign else [],
-        what_if=[change],
+        what_if=what_if,
     )]
 
 
