@@ -299,7 +299,7 @@ class _Runs:
                 cap_only = found.copy()
                 first = False
             need = self.c.vector_units[f_best]
-            if self.L and need.any():
+            if need.any():  # with no lot at all, vector_first says "never"
                 v, lt = self.vector_first(sub, found, need)
                 v = np.where(need > 0, v, found)
             else:
@@ -401,9 +401,10 @@ class _Runs:
         m = c.manufacturing_days[fb]
         self.free_from[b, fb, best_suite[book]] = db + m
         units = c.vector_units[fb]
-        lot = best_lot[book]
-        self.units[b, lot] -= units
-        self.consumed[b, lot, db // 7] += units
+        if self.L:
+            lot = best_lot[book]
+            self.units[b, lot] -= units
+            self.consumed[b, lot, db // 7] += units
         if self.has_caps:
             self.month_used[b, fb, self.month[db]] += 1
         self._after_start(b, pb, fb, db, attempt[book], None)
@@ -443,7 +444,9 @@ class _Runs:
         loss = self.loss[rows, p]
         arrival = np.maximum(release + c.lane_out[f, site], 0)
         infusion = c.next_infusion[site, np.minimum(arrival, hz + 1)]
-        good = ok & (infusion <= release + c.shelf_days[f])
+        # Out of shelf life before it could be infused: as good as a failed run. (An
+        # infusion beyond the horizon is not judged.)
+        good = ok & ((infusion >= NEVER) | (infusion <= release + c.shelf_days[f]))
         lost = good & (loss < infusion)
         self.lost_day[rows[lost], p[lost]] = loss[lost]
         inf_ok = good & ~lost
@@ -517,11 +520,14 @@ class _Runs:
         expired = ((c.lot_units[None, :] - total_used) * expires_in).sum(axis=1)
 
         inf_ok = self.infusion <= hz
-        lost_ok = self.lost_day <= hz
+        # Lost: the loss day comes within the horizon before the journey ends (infusion
+        # or withdrawal), whatever the patient was waiting for at that moment.
+        lost_ok = (self.enrol <= hz) & (self.loss <= hz) & (self.loss < self.infusion) & (
+            self.loss < self.withdrawn_day)
+        withdrawn_ok = (self.withdrawn_day <= hz) & (self.withdrawn_day <= self.loss)
         resolved = np.where(inf_ok, self.infusion, NEVER)
-        resolved = np.minimum(resolved, np.where(lost_ok, self.lost_day, NEVER))
-        resolved = np.minimum(resolved, np.where(self.withdrawn_day <= hz, self.withdrawn_day,
-                                                 NEVER))
+        resolved = np.minimum(resolved, np.where(lost_ok, self.loss, NEVER))
+        resolved = np.minimum(resolved, np.where(withdrawn_ok, self.withdrawn_day, NEVER))
         all_done = (resolved <= hz).all(axis=1) & (self.completion <= hz)
         last_inf = np.where(inf_ok, self.infusion, -1).max(axis=1, initial=-1)
         last_infusion = np.where(all_done & (last_inf >= 0), last_inf, NEVER)
@@ -548,7 +554,7 @@ class _Runs:
             enrolled_weekly=enrolled, infused_weekly=infused, waiting_weekly=waiting,
             on_hand_weekly=on_hand.astype(np.int64), completion=self.completion,
             last_infusion=last_infusion, lost=lost_ok.sum(axis=1).astype(np.int64),
-            withdrawn=(self.withdrawn_day <= hz).sum(axis=1).astype(np.int64),
+            withdrawn=withdrawn_ok.sum(axis=1).astype(np.int64),
             infused=inf_ok.sum(axis=1).astype(np.int64), expired_units=expired.astype(np.int64),
             first_stockout=self.first_stockout, ttt_hist=ttt_hist, ttt_mean=ttt_mean,
             busy=busy, available=available, within=self.within, eligible=self.eligible,

@@ -136,6 +136,7 @@ def calibration_case(
     # Enrolments that fell on the cut day itself are before "today" by construction.
     known = times < (today - opened).days
     data = _base("CAL", today, 3650, target)
+    data["process"]["vector_units_per_batch"] = 0  # enrolment is what is calibrated
     plan_rate = plan_factor * mean_rate_per_month
     data["sites"] = [_site(i, {"planned": opened.isoformat(), "actual": opened.isoformat()},
                            plan_rate) for i in range(n_sites)]
