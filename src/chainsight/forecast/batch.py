@@ -171,9 +171,8 @@ def run_batch(sim: _Runs) -> None:
     start = np.clip(sim.enrol, 0, hz + 1)
     end = np.minimum(np.minimum(dose_day, sim.lost_day), hz + 1)
     end = np.maximum(end, start)
-    rr = np.broadcast_to(ar[:, None], start.shape)
-    np.add.at(sim.wait_diff, (rr, start), 1)
-    np.add.at(sim.wait_diff, (rr, end), -1)
+    for p in range(n_pat):
+        sim.add_waiting(ar, start[:, p], end[:, p])
     expired = (b_exp < hz) & (b_rel <= hz)
     sim.doses_expired = (b_left * expired).sum(axis=1).astype(np.int64)
 

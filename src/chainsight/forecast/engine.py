@@ -195,7 +195,10 @@ class _Runs:
         self.infusion = np.full((runs, self.P), NEVER, dtype=np.int64)
         self.lost_day = np.full((runs, self.P), NEVER, dtype=np.int64)
         self.withdrawn_day = np.full((runs, self.P), NEVER, dtype=np.int64)
-        self.wait_diff = np.zeros((runs, hz + 2), dtype=np.int64)
+        # Waiting is reported at week starts only: an interval [x, end) covers the week
+        # starts 7k with ceil(x / 7) <= k < ceil(end / 7), so a difference array over
+        # weeks is enough (and seven times smaller than one over days).
+        self.wait_diff = np.zeros((runs, n_weeks + 1), dtype=np.int64)
         self.busy_diff = np.zeros((n_fac, hz + 2), dtype=np.int64)
         self.first_stockout = np.full(runs, NEVER, dtype=np.int64)
         self.runs_made = np.zeros(runs, dtype=np.int64)
@@ -384,8 +387,7 @@ class _Runs:
         lost = loss < best
         x = np.maximum(x, 0)  # material collected before today waits from today
         end = np.maximum(np.minimum(np.minimum(best, loss), hz + 1), x)
-        self.wait_diff[rows, x] += 1
-        self.wait_diff[rows, end] -= 1
+        self.add_waiting(rows, x, end)
         # Slot advice: did the start come within N days of the patient being ready?
         horizon_ok = x + self.within_days <= hz
         seen = horizon_ok & ~(lost & (loss < x + self.within_days))
@@ -408,6 +410,13 @@ class _Runs:
         if self.has_caps:
             self.month_used[b, fb, self.month[db]] += 1
         self._after_start(b, pb, fb, db, attempt[book], None)
+
+    def add_waiting(self, rows: IntArray, start: IntArray, end: IntArray) -> None:
+        """Count patients waiting over days [start, end) (rows unique) at week starts."""
+        first = np.minimum(-(-start // 7), self.W)
+        stop = np.minimum(-(-end // 7), self.W)
+        self.wait_diff[rows, first] += 1
+        self.wait_diff[rows, stop] -= 1
 
     def occupy(self, rows: IntArray, f: IntArray, day: IntArray, m: IntArray) -> None:
         """Count suite-days used (for utilisation) and runs started within the horizon."""
@@ -504,7 +513,7 @@ class _Runs:
         closed_today = c.enrolled_today - sum(1 for h in c.history if h.enrolled == 0)
         enrolled[:, 0] += closed_today
         infused = weekly_counts(self.infusion)
-        waiting = np.cumsum(self.wait_diff, axis=1)[:, week_starts]
+        waiting = np.cumsum(self.wait_diff, axis=1)[:, :n_weeks]
 
         # Vector on hand at each week start: valid lots' units not yet consumed.
         running = np.cumsum(self.consumed, axis=2)[:, :, : n_weeks - 1]

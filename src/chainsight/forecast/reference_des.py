@@ -201,13 +201,14 @@ class _Chain:
             if loss < ready:
                 return
             yield self.env.timeout(max(ready, 0) - self.env.now if ready > self.env.now else 0)
-            booking = self.book(site_id, int(ready))
+            booking = self.find_slot(site_id, int(ready))
             day = booking[0] if booking else NEVER
-            if loss < day:
+            if loss < day:  # lost before the start: the slot stays free for others
                 return
             if booking is None or day > self.horizon:
                 return
-            _, fid = booking
+            self.take_slot(*booking)
+            fid = booking[1]
             yield self.env.timeout(day - self.env.now)
             outcome = yield from self.after_start(site_id, fid, int(day), enrolled, journey)
             if outcome != "failed":
@@ -247,8 +248,8 @@ class _Chain:
         return "infused"
 
     # ------------------------------------------------------------------ booking
-    def book(self, site_id: str, ready: int) -> tuple[int, str] | None:
-        """Take the earliest start any facility can give, with a vector unit."""
+    def find_slot(self, site_id: str, ready: int) -> tuple[int, str, int, _Lot | None] | None:
+        """The earliest start any facility can give, with a vector unit (not yet taken)."""
         for day in range(max(ready, 0), self.horizon + 1):
             for fac in self.facilities:
                 into = self.s.lane_days(site_id, fac.id)
@@ -263,13 +264,18 @@ class _Chain:
                 if suite is None:
                     continue
                 need = self.s.process_at(fac.id).vector_units_per_batch
-                lot = self.fefo_lot(day, need)
-                if lot is None:
+                lot = self.fefo_lot(day, need) if need > 0 else None
+                if need > 0 and lot is None:
                     break  # no vector today at any facility: try the next day
-                lot.units -= need
-                self.free_from[fac.id][suite] = day + self.s.process_at(fac.id).manufacturing_days
-                return day, fac.id
+                return day, fac.id, suite, lot
         return None
+
+    def take_slot(self, day: int, fid: str, suite: int, lot: _Lot | None) -> None:
+        """Book the suite for the run and take the vector units."""
+        process = self.s.process_at(fid)
+        if lot is not None:
+            lot.units -= process.vector_units_per_batch
+        self.free_from[fid][suite] = day + process.manufacturing_days
 
     def free_suite(self, fid: str, day: int) -> int | None:
         fac = self.s.facility(fid)

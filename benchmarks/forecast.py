@@ -1,0 +1,88 @@
+"""Forecaster benchmark: 10,000 runs of a 300-patient, 36-site trial, the SimPy
+reference model's speed on the same trial, and a what-if sweep in a process pool.
+
+Run: `.venv/bin/python benchmarks/forecast.py [--runs N] [--reference-runs N]`.
+Figures go to benchmarks/README.md (section "Forecaster") by hand, with the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import time
+
+import numpy as np
+
+from chainsight.forecast import simulate, summarise
+from chainsight.forecast.reference_des import simulate_reference
+from chainsight.forecast.synthetic import synthetic_trial
+from chainsight.forecast.whatif import compare, forecast_sweep, parse_what_if
+
+
+def machine() -> str:
+    """nproc, CPU model and library versions, for the record."""
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        model = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines()
+                      if line.startswith("Model name")), platform.processor() or "unknown")
+    except OSError:
+        model = platform.processor() or "unknown"
+    return (f"nproc {os.cpu_count()}, CPU {model}, Python {platform.python_version()}, "
+            f"numpy {np.__version__}")
+
+
+def best_of(repeat: int, fn: object) -> float:
+    """Fastest of ``repeat`` timed calls (the least disturbed by the machine)."""
+    assert callable(fn)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--reference-runs", type=int, default=20)
+    parser.add_argument("--sweep-runs", type=int, default=2000)
+    args = parser.parse_args()
+
+    print(f"machine: {machine()}")
+    trial = synthetic_trial(n_sites=36, target=300, seed=0)
+    print(f"trial: {len(trial.sites)} sites, target {trial.trial.target_enrollment} patients, "
+          f"{len(trial.dp_facilities)} CDMOs, horizon {trial.trial.horizon_days} days")
+
+    simulate(trial, 500, 0)  # warm-up: imports, caches
+    engine = best_of(3, lambda: summarise(simulate(trial, args.runs, 1)))
+    print(f"vectorised forecast, {args.runs} runs (simulate + summarise, best of 3): "
+          f"{engine:.2f} s  [target <= 2 s]")
+
+    ref = best_of(1, lambda: simulate_reference(trial, args.reference_runs, 1))
+    scaled = ref / args.reference_runs * args.runs
+    print(f"SimPy reference, {args.reference_runs} runs: {ref:.2f} s -> scaled to "
+          f"{args.runs} runs: {scaled:.0f} s")
+    print(f"speed ratio (SimPy / vectorised): {scaled / engine:.0f}x  [aim >= 50x]")
+
+    what_ifs = [
+        parse_what_if({"label": "extra suite at CDMO-A",
+                       "suites": [{"facility": "CDMO-A", "from": "2027-03-01"}]}),
+        parse_what_if({"label": "campaign now", "campaigns": [{"campaign": 1,
+                                                                "start": "2027-01-04"}]}),
+        parse_what_if({"label": "success 97%", "success_rate": [{"rate": 0.97}]}),
+        parse_what_if({"label": "S36 early", "sites": [{"site": "S36",
+                                                         "activation": "2027-01-11"}]}),
+    ]
+    n = args.sweep_runs
+    sequential = best_of(1, lambda: [compare(trial, w, n, 1) for w in what_ifs])
+    pooled = best_of(1, lambda: forecast_sweep(trial, what_ifs, n, 1))
+    print(f"what-if sweep, {len(what_ifs)} what-ifs x {n} runs (base + what-if each): "
+          f"sequential {sequential:.2f} s, process pool ({os.cpu_count()} workers) "
+          f"{pooled:.2f} s, speed-up {sequential / pooled:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
