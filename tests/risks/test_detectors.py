@@ -101,7 +101,7 @@ def test_capacity_shortfall_triggers_on_queue_at_a_saturated_facility() -> None:
     assert alert.kind == "capacity_shortfall"
     assert alert.facilities == ["CDMO-A"]
     assert alert.evidence["weeks"] == ["2027-03-08", "2027-03-15"]
-    assert "Reserve 4 more slots" in alert.action
+    assert "Reserve 4 more suites at CDMO-A" in alert.action
     assert alert.due == dt.date(2027, 3, 8) - dt.timedelta(days=28)
     assert alert.what_if == {"label": "4 more suite(s) at CDMO-A from 2027-03-08",
                              "suites": [{"facility": "CDMO-A", "suites": 4,
@@ -117,26 +117,54 @@ def test_capacity_shortfall_quiet_without_queue() -> None:
 
 # -- vector_stockout and vector_campaign_deadline ----------------------------------------
 
-def test_stockout_and_campaign_deadline_trigger() -> None:
+def _supply(weeks: list[tuple[str, int, int, int]]) -> list[dict[str, Any]]:
+    """Weeks with vector units on hand at P10 / P50 / P90."""
+    rows = []
+    for start, p10, p50, p90 in weeks:
+        week = _week(start, 0, 0, {})
+        week["vector_units_on_hand"] = {"p10": p10, "p50": p50, "p90": p90}
+        rows.append(week)
+    return rows
+
+
+def test_stockout_before_a_known_release_is_a_gap() -> None:
+    scenario = _scenario(more=lambda d: d["vector"]["lots"].append(
+        {"id": "LV-002", "units": 40, "released": "2027-03-01", "expires": "2028-01-01"}))
+    forecast = _forecast(stockout=0.6, first_week="2027-02-01")
+    alerts = vector_detectors.detect_stockout(RadarInputs(scenario, forecast=forecast))
+    assert [a.kind for a in alerts] == ["vector_stockout"]
+    assert alerts[0].probability == 0.6
+    assert alerts[0].evidence["gap_until_lot"] == "LV-002"
+    assert "before lot LV-002 is released on 2027-03-01" in alerts[0].title
+
+
+def test_campaign_deadline_from_when_the_supply_runs_out() -> None:
     scenario = _scenario()
-    forecast = _forecast(stockout=0.6, first_week="2027-10-04")
-    stockout = vector_detectors.detect_stockout(RadarInputs(scenario, forecast=forecast))
-    assert [a.kind for a in stockout] == ["vector_stockout"]
-    assert stockout[0].probability == 0.6
-    deadline = vector_detectors.detect_campaign_deadline(RadarInputs(scenario, forecast=forecast))
+    supply = _forecast(_supply([("2027-09-27", 2, 4, 6), ("2027-10-04", 0, 3, 5),
+                                ("2027-10-11", 0, 0, 4)]), stockout=0.6,
+                       first_week="2027-10-04")
+    inputs = RadarInputs(scenario, forecast=supply, supply_forecast=supply)
+    probability, week = vector_detectors.supply_exhaustion(inputs)
+    assert week == dt.date(2027, 10, 4)
+    assert probability == 0.5  # the median crosses too, the P90 does not
+    deadline = vector_detectors.detect_campaign_deadline(inputs)
     assert len(deadline) == 1
     # lead time 180 days before the early stock-out week
     assert deadline[0].due == dt.date(2027, 10, 4) - dt.timedelta(days=180)
     assert deadline[0].what_if is not None
-    assert deadline[0].what_if["campaigns"] == [{"start": "2027-04-07", "campaign": 1}]
+    assert deadline[0].what_if["campaigns"] == [{
+        "facility": "VEC-1", "start": "2027-04-07", "lead_time_days": 180, "units": 60,
+        "shelf_life_days": 540}]
 
 
 def test_campaign_deadline_in_the_past_is_said_so() -> None:
-    forecast = _forecast(stockout=0.9, first_week="2027-03-01")
-    inputs = RadarInputs(_scenario(), forecast=forecast)
+    supply = _forecast(_supply([("2027-03-01", 0, 0, 0)]), stockout=0.9,
+                       first_week="2027-03-01")
+    inputs = RadarInputs(_scenario(), forecast=supply, supply_forecast=supply)
     alert = vector_detectors.detect_campaign_deadline(inputs)[0]
     assert "passed" in alert.title
     assert alert.due == dt.date(2027, 1, 4)  # today: act now
+    assert alert.probability == 0.9
 
 
 def test_stockout_quiet_when_unlikely() -> None:
@@ -230,11 +258,15 @@ def test_site_not_yet_due_is_quiet() -> None:
 # -- protocol_window --------------------------------------------------------------------
 
 def test_protocol_window_triggers_on_planned_deviation() -> None:
-    plan = _plan([_row("P002", deviations=[{"window": "apheresis", "days": 4}])])
+    deviation = {"window": "apheresis_latest_days", "days": 4, "window_end": "2027-01-23"}
+    plan = _plan([_row("P002", deviations=[deviation])])
     alerts = protocol.detect(RadarInputs(_scenario(), plan=plan))
     assert [a.patients for a in alerts] == [["P002"]]
-    assert alerts[0].due == dt.date(2027, 1, 2) + dt.timedelta(days=21)
+    assert alerts[0].due == dt.date(2027, 1, 23)
     assert alerts[0].owner == "site"
+    assert alerts[0].severity == "high"
+    one_day = _plan([_row("P002", deviations=[deviation | {"days": 1}])])
+    assert protocol.detect(RadarInputs(_scenario(), plan=one_day))[0].severity == "warning"
 
 
 def test_protocol_window_quiet_without_deviation() -> None:

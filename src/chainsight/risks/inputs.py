@@ -30,17 +30,28 @@ class RadarSettings:
 
 @dataclass
 class RadarInputs:
-    """Everything a detector may read; ``forecaster`` re-forecasts with what-if changes."""
+    """Everything a detector may read.
+
+    ``supply_forecast`` is the forecast with no listed vector campaign booked (the
+    forecast proper counts each as booked at its earliest start); the campaign deadline
+    is read from it. ``forecaster`` re-forecasts a scenario with a what-if applied.
+    """
 
     scenario: Scenario
     plan: PlanData | None = None
     forecast: ForecastData | None = None
+    supply_forecast: ForecastData | None = None
     forecaster: Forecaster | None = None
     settings: RadarSettings = field(default_factory=RadarSettings)
 
     @property
     def today(self) -> dt.date:
         return self.scenario.today
+
+    def without_campaigns(self) -> Scenario:
+        """The scenario as it stands if no listed vector campaign is booked."""
+        vector = self.scenario.vector.model_copy(update={"campaigns": []})
+        return self.scenario.model_copy(update={"vector": vector})
 
     def planned_patients(self) -> list[dict[str, Any]]:
         """The plan's patient rows (empty without a plan)."""

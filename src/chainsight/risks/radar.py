@@ -83,5 +83,11 @@ def try_action(inputs: RadarInputs, alert: Alert) -> ActionEffect:
     if not alert.what_if:
         raise ValueError(f"alert {alert.id} ({alert.kind}) has no action to try as a what-if")
     measure, read = RISK_MEASURES.get(alert.kind, ("patients lost while waiting (P50)", _lost))
-    after = inputs.forecaster(inputs.scenario, alert.what_if)
-    return ActionEffect(alert.id, measure, read(inputs.forecast), read(after))
+    if alert.kind == "vector_campaign_deadline":
+        # The booking is weighed against the supply as it stands with no campaign booked.
+        base = inputs.supply_forecast or inputs.forecast
+        after = inputs.forecaster(inputs.without_campaigns(), alert.what_if)
+    else:
+        base = inputs.forecast
+        after = inputs.forecaster(inputs.scenario, alert.what_if)
+    return ActionEffect(alert.id, measure, read(base), read(after))

@@ -34,10 +34,10 @@ def detect(inputs: RadarInputs) -> list[Alert]:
     per_facility: dict[str, list[dict[str, Any]]] = {f: [] for f in facilities}
     for week in short:
         use = week.get("suite_utilisation") or {}
-        busy = [f for f in facilities if float(use.get(f, 0.0)) >= SATURATED]
-        # Waiting with no saturated facility means none is ready: the first ready one is short.
-        for facility in busy or facilities[:1]:
-            per_facility[facility].append(week)
+        # A queue beside idle suites is transit or weekday alignment, not a shortfall.
+        for facility in facilities:
+            if float(use.get(facility, 0.0)) >= SATURATED:
+                per_facility[facility].append(week)
     for facility, weeks in per_facility.items():
         if not weeks:
             continue
@@ -45,6 +45,7 @@ def detect(inputs: RadarInputs) -> list[Alert]:
         p90 = [float(w["waiting_for_slot"]["p90"]) for w in weeks]
         first = parse_day(weeks[0]["week_start"]) or today
         extra = max(1, math.ceil(max(p90)))
+        days_per_run = scenario.process_at(facility).manufacturing_days
         # Quantiles bound how likely the queue is: a median above zero means it is likely.
         probability = 0.75 if max(p50) >= 1 else 0.25
         impact = impact_level(max(p90))
@@ -58,8 +59,9 @@ def detect(inputs: RadarInputs) -> list[Alert]:
                    f"({span}): up to {max(p90):.0f} waiting (P90)"),
             owner="sponsor",
             due=max(today, first - dt.timedelta(days=SLOT_NOTICE_DAYS)),
-            action=(f"Reserve {extra} more slot{'s' if extra > 1 else ''} a week at {facility} "
-                    f"for the weeks {span}, or move patients to another ready facility."),
+            action=(f"Reserve {extra} more suite{'s' if extra > 1 else ''} at {facility} for "
+                    f"the weeks {span} (about {extra * 7 / days_per_run:.1f} more run starts a "
+                    "week), or move patients to another ready facility."),
             evidence={"weeks": week_list, "waiting_for_slot_p50": p50,
                       "waiting_for_slot_p90": p90,
                       "suite_utilisation": [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from chainsight.risks.alerts import Alert, alert_id, impact_level, severity_of
+from chainsight.risks.alerts import Alert, alert_id, severity_of
 from chainsight.risks.inputs import RadarInputs, parse_day
 
 
@@ -42,20 +42,24 @@ def detect(inputs: RadarInputs) -> list[Alert]:
                    if arrival else inputs.today)
             action = (f"Schedule the infusion of {row['patient']} at {row['site']} by {due}, "
                       "or file the deviation with the protocol team.")
-        impact = impact_level(1 + days / 7)
+        # A day or three over is a deviation to file; two weeks over endangers the patient.
+        impact = 1 if days <= 3 else 2 if days <= 14 else 3
+        ends = [parse_day(d.get("window_end")) for d in deviations if isinstance(d, dict)]
+        window_end = min((e for e in ends if e is not None), default=None)
         alerts.append(Alert(
             id=alert_id("protocol_window", row["patient"], *windows),
             kind="protocol_window",
-            severity=severity_of(1.0, min(impact, 3)),
+            severity=severity_of(1.0, impact),
             title=(f"{row['patient']} at {row['site']}: planned outside the "
-                   f"{' and '.join(windows)} window" + (f" by {days} days" if days else "")),
+                   f"{' and '.join(windows)} window"
+                   + (f" by {days} day{'s' if days != 1 else ''}" if days else "")),
             owner="site",
-            due=max(inputs.today, due),
+            due=max(inputs.today, window_end or due),
             action=action,
             evidence={"deviations": deviations, "apheresis": row.get("apheresis"),
                       "infusion": row.get("infusion"), "enrolled": row.get("enrolled")},
             probability=1.0,
-            impact=min(impact, 3),
+            impact=impact,
             patients=[row["patient"]],
             sites=[row["site"]],
         ))

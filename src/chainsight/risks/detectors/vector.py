@@ -31,6 +31,12 @@ def _open_patients(inputs: RadarInputs) -> int:
     return enrolled_open + still_to_enrol
 
 
+def _next_release(inputs: RadarInputs, after: dt.date) -> Lot | None:
+    """The first lot released after ``after`` (a stock-out before it is a gap, not the end)."""
+    later = [lot for lot in inputs.scenario.vector.lots if lot.released > after]
+    return min(later, key=lambda lot: lot.released) if later else None
+
+
 def detect_stockout(inputs: RadarInputs) -> list[Alert]:
     """The chance of running out of vector before the horizon ends, and when."""
     probability, first_week = _stockout(inputs)
@@ -45,19 +51,31 @@ def detect_stockout(inputs: RadarInputs) -> list[Alert]:
     chase = "; chase the pending extension readouts of " + ", ".join(
         f"{lot.id} ({lot.extension.readout})" for lot in pending if lot.extension
     ) if pending else ""
+    gap_until = _next_release(inputs, first_week) if first_week else None
+    if gap_until is not None:
+        title = (f"{probability:.0%} chance of running out of vector before lot "
+                 f"{gap_until.id} is released on {gap_until.released}"
+                 + (f" (from the week of {first_week})" if first_week else ""))
+        action = (f"Bridge the gap until {gap_until.id}: ask its manufacturer to expedite the "
+                  f"release, and give the units on hand to the patients closest to "
+                  f"manufacturing{chase}.")
+    else:
+        title = (f"{probability:.0%} chance of running out of vector before "
+                 f"{inputs.scenario.trial.horizon_end}"
+                 + (f", possibly from the week of {first_week}" if first_week else ""))
+        action = ("Secure vector: book the next vector campaign (see the campaign deadline) "
+                  f"and keep lots for the patients closest to manufacturing{chase}.")
     return [Alert(
         id=alert_id("vector_stockout", inputs.scenario.trial.id),
         kind="vector_stockout",
         severity=severity_of(probability, impact),
-        title=(f"{probability:.0%} chance of running out of vector before "
-               f"{inputs.scenario.trial.horizon_end}"
-               + (f", possibly from the week of {first_week}" if first_week else "")),
+        title=title,
         owner="sponsor",
         due=max(inputs.today, due),
-        action=("Secure vector: book the next vector campaign (see the campaign deadline), "
-                "keep lots for the patients closest to manufacturing" + chase + "."),
+        action=action,
         evidence={"stockout_probability_by_horizon_end": probability,
                   "first_stockout_week_p10": first_week.isoformat() if first_week else None,
+                  "gap_until_lot": gap_until.id if gap_until else None,
                   "open_demand_patients": _open_patients(inputs)},
         probability=probability,
         impact=impact,
@@ -65,12 +83,41 @@ def detect_stockout(inputs: RadarInputs) -> list[Alert]:
     )]
 
 
+def supply_exhaustion(inputs: RadarInputs) -> tuple[float, dt.date | None]:
+    """When the vector already made (lots, without new campaigns) runs out for good.
+
+    Read off the supply forecast (no new campaign booked): the first week after the last
+    known lot release in which the units on hand at a quantile fall below one run's
+    need. The P10 of units on hand gives the early date (nine runs in ten still have
+    vector then); how many quantiles cross gives the probability.
+    """
+    forecast = inputs.supply_forecast or inputs.forecast or {}
+    per_run = max(1, inputs.scenario.process.vector_units_per_batch)
+    releases = [lot.released for lot in inputs.scenario.vector.lots]
+    last_release = max(releases) if releases else inputs.today
+    weeks = [w for w in forecast.get("weekly", [])
+             if (parse_day(w["week_start"]) or inputs.today) >= last_release]
+
+    def crossing(q: str) -> dt.date | None:
+        for week in weeks:
+            if float((week.get("vector_units_on_hand") or {}).get(q, per_run)) < per_run:
+                return parse_day(week["week_start"])
+        return None
+
+    early = crossing("p10")
+    if early is None:
+        return 0.0, None
+    probability = 0.9 if crossing("p90") else 0.5 if crossing("p50") else 0.2
+    return probability, early
+
+
 def detect_campaign_deadline(inputs: RadarInputs) -> list[Alert]:
     """The day by which the next vector campaign must be booked so that its lot is
-    released before the early (P10) stock-out week."""
-    probability, first_week = _stockout(inputs)
-    if (inputs.forecast is None or first_week is None
-            or probability < inputs.settings.stockout_probability_floor):
+    released before the early (P10) stock-out week of the vector already made."""
+    if inputs.forecast is None and inputs.supply_forecast is None:
+        return []
+    probability, first_week = supply_exhaustion(inputs)
+    if first_week is None or probability < inputs.settings.stockout_probability_floor:
         return []
     scenario, today = inputs.scenario, inputs.today
     campaigns = sorted(scenario.vector.campaigns, key=lambda c: c.earliest_release)
@@ -83,8 +130,9 @@ def detect_campaign_deadline(inputs: RadarInputs) -> list[Alert]:
     days_left = (deadline - today).days
     if days_left < 0:
         probability_late = probability
-        title = (f"Vector campaign deadline passed {-days_left} days ago: a campaign booked "
-                 f"now releases on {release}, after the possible stock-out ({first_week})")
+        title = (f"Vector campaign deadline passed {-days_left} days ago: the earliest "
+                 f"campaign ({start}) releases on {release}, after the vector on hand may "
+                 f"run out ({first_week})")
     elif days_left <= inputs.settings.campaign_warning_days:
         probability_late = probability
         title = (f"Book the next vector campaign by {deadline} ({days_left} days left) to be "
@@ -95,17 +143,18 @@ def detect_campaign_deadline(inputs: RadarInputs) -> list[Alert]:
                  f"the possible stock-out ({first_week})")
     impact = impact_level(_open_patients(inputs) * probability)
     where = campaign.facility if campaign else "the vector manufacturer"
-    booking: dict[str, Any] = {"start": start.isoformat()}
-    if campaign is not None:
-        position = scenario.vector.campaigns.index(campaign) + 1
-        booking["campaign"] = campaign.id if campaign.id is not None else position
-    else:
-        vector_makers = [f.id for f in scenario.facilities if f.kind == "vector"]
-        booking |= {"facility": vector_makers[0] if vector_makers else None,
-                    "units": DEFAULT_CAMPAIGN_UNITS, "lead_time_days": lead,
-                    "shelf_life_days": DEFAULT_SHELF_LIFE_DAYS}
-    what_if = ({"label": f"vector campaign booked to start {start}", "campaigns": [booking]}
-               if booking.get("campaign") is not None or booking.get("facility") else None)
+    # The action is a booking of a new campaign: the radar weighs it against the supply
+    # forecast, in which no listed campaign is counted as booked.
+    vector_makers = [f.id for f in scenario.facilities if f.kind == "vector"]
+    maker = campaign.facility if campaign else (vector_makers[0] if vector_makers else None)
+    what_if = None if maker is None else {
+        "label": f"vector campaign booked to start {start}",
+        "campaigns": [{
+            "facility": maker, "start": start.isoformat(), "lead_time_days": lead,
+            "units": campaign.units if campaign else DEFAULT_CAMPAIGN_UNITS,
+            "shelf_life_days": campaign.shelf_life_days if campaign else DEFAULT_SHELF_LIFE_DAYS,
+        }],
+    }
     return [Alert(
         id=alert_id("vector_campaign_deadline", scenario.trial.id),
         kind="vector_campaign_deadline",
@@ -115,8 +164,8 @@ def detect_campaign_deadline(inputs: RadarInputs) -> list[Alert]:
         due=max(today, deadline),
         action=(f"Book a vector campaign at {where} to start on {start} "
                 f"(release {release}, {campaign.units if campaign else 'n'} units)."),
-        evidence={"first_stockout_week_p10": first_week.isoformat(),
-                  "stockout_probability_by_horizon_end": probability,
+        evidence={"supply_runs_out_week_p10": first_week.isoformat(),
+                  "probability_supply_runs_out": probability,
                   "lead_time_days": lead, "deadline": deadline.isoformat(),
                   "campaign_earliest_start": earliest.isoformat(),
                   "release_if_booked": release.isoformat()},
