@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,7 +11,9 @@ from rich.table import Table
 
 from chainsight.cli.app import app
 from chainsight.cli.common import console, err_console, fail, print_json, resolve_scenario
+from chainsight.domain import ScenarioInvalid, read_data
 from chainsight.planning import POLICIES, Plan, plan
+from chainsight.planning.replan import EventInvalid, parse_event, replan_detail
 
 
 def _check_options(policy: str, time_limit: float, workers: int) -> None:
@@ -86,3 +89,69 @@ def print_plan(result: Plan) -> None:
     fallback = f" (kept the {s.fallback} plan)" if s.fallback else ""
     console.print(f"[bold]Solver[/] {s.name} {s.status}{fallback} in {s.seconds:.2f} s, "
                   f"objective {_d(s.objective)}, bound {_d(s.bound)}", highlight=False)
+
+
+def _read_event(source: str) -> dict[str, object]:
+    """An event from inline JSON or a JSON/YAML file."""
+    text = source.strip()
+    if not text.startswith("{"):
+        path = Path(source)
+        if not path.exists():
+            fail(f"--event: {source!r} is neither inline JSON nor an existing file")
+        text = path.read_text(encoding="utf-8")
+    try:
+        data = read_data(text, "--event")
+    except ScenarioInvalid as error:
+        fail(f"--event: {error.problems[0].message}")
+    if not isinstance(data, dict):
+        fail("--event: must be a mapping with a 'kind'")
+    return data
+
+
+@app.command("replan")
+def replan_command(
+    trial: Annotated[str, typer.Argument(help="Stored trial id or scenario file.")],
+    event: Annotated[str, typer.Option("--event", help="Event: inline JSON or a JSON/YAML file.")],
+    previous: Annotated[
+        Path | None, typer.Option("--previous", help="Previous plan JSON (default: plan now).")
+    ] = None,
+    freeze_days: Annotated[int, typer.Option("--freeze-days", help="Freeze window, days.")] = 14,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the re-plan JSON.")] = False,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Solver seconds.")] = 1.0,
+    workers: Annotated[int, typer.Option("--workers", help="Solver threads.")] = 2,
+) -> None:
+    """Repair the plan after an event, keeping the freeze window; list what changed."""
+    _check_options("optimal", time_limit, workers)
+    if freeze_days < 0:
+        fail(f"--freeze-days: must be 0 or more, not {freeze_days}")
+    data = _read_event(event)
+    try:
+        parsed = parse_event(data)
+    except EventInvalid as error:
+        fail(f"--event: {error}")
+    scenario = resolve_scenario(trial)
+    if previous is not None:
+        try:
+            before = Plan.model_validate_json(previous.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            fail(f"--previous: cannot read a plan from {previous} ({error.__class__.__name__})")
+    else:
+        with err_console.status("planning before the event…"):
+            before = plan(scenario, time_limit=max(time_limit, 5.0), workers=workers)
+    try:
+        with err_console.status(f"re-planning after {parsed.kind}…"):
+            _, result = replan_detail(scenario, before, parsed, freeze_days=freeze_days,
+                                      time_limit=time_limit, workers=workers)
+    except EventInvalid as error:
+        fail(f"--event: {error}")
+    if as_json:
+        print_json(result.to_json())
+        return
+    print_plan(result.plan)
+    console.print(f"[bold]Event[/] {parsed.kind}: kept {len(result.frozen)} bookings in the "
+                  f"{freeze_days}-day freeze window; broken: {', '.join(result.broken) or 'none'}",
+                  highlight=False)
+    if not result.changes:
+        console.print("No changes.")
+    for c in result.changes:
+        console.print(f"  {c.patient} {c.field}: {_d(c.before)} → {_d(c.after)}", highlight=False)

@@ -100,6 +100,10 @@ class PatientData:
     lots: tuple[str, ...] = ()
     reason: str | None = None
     """Why the patient cannot be planned whatever the others do (None if it may be)."""
+    apheresis_not_before: int | None = None
+    """Re-planning: the site moved the apheresis to this day or later."""
+    infusion_not_before: int | None = None
+    """Re-planning: a delayed shipment arrives no earlier than this day."""
 
 
 @dataclass(frozen=True)
@@ -157,7 +161,7 @@ class Problem:
     def apheresis_first(self, p: PatientData) -> int:
         """Earliest apheresis offset for a patient without one (rule 1, site activation)."""
         site = self.sites[p.site]
-        first = max(0, p.enrolled + self.apheresis_earliest_days)
+        first = max(0, p.enrolled + self.apheresis_earliest_days, p.apheresis_not_before or 0)
         return max(first, site.active_from) if site.active_from is not None else first
 
     def apheresis_due(self, p: PatientData) -> int:

@@ -21,8 +21,43 @@ def _days(weekdays: frozenset[int]) -> str:
     return "/".join(WEEKDAYS[d] for d in sorted(weekdays))
 
 
-def capacity_without(problem: Problem, schedule: Schedule, patient_id: str) -> Capacity:
-    """Capacity left by every booking of the schedule except one patient's."""
+def capacity_without(problem: Problem, schedule: Schedule, patient_id: str,
+                     full: Capacity | None = None) -> Capacity:
+    """Capacity left by every booking of the schedule except one patient's.
+
+    ``full`` (the capacity left by the whole schedule, see :func:`capacity_of`) saves
+    rebuilding it per patient: the patient's own booking is handed back instead.
+    """
+    if full is not None:
+        cap = full.copy()
+        booking = schedule.bookings.get(patient_id)
+        if booking is not None:
+            _give_back(problem, cap, problem.patient(patient_id), booking)
+        return cap
+    return capacity_of(problem, schedule, exclude=patient_id)
+
+
+def _give_back(problem: Problem, cap: Capacity, p: PatientData, booking: Booking) -> None:
+    if problem.is_batch:
+        cap.infusion[p.site][booking.infusion] -= 1
+        return
+    if p.apheresis is None and booking.apheresis is not None:
+        cap.apheresis[p.site][booking.apheresis] -= 1
+    if p.infusion is None:
+        cap.infusion[p.site][booking.infusion] -= 1
+    if p.stage == "manufactured":
+        return
+    assert booking.facility is not None
+    assert booking.start is not None
+    fac = problem.facilities[booking.facility]
+    cap.book_run(booking.facility, booking.start, fac.manufacturing_days, amount=-1)
+    if booking.lot is not None:
+        cap.units[booking.lot] += fac.units_per_batch
+
+
+def capacity_of(problem: Problem, schedule: Schedule, exclude: str | None = None) -> Capacity:
+    """Capacity left by every booking of the schedule (but ``exclude``'s)."""
+    patient_id = exclude
     cap = Capacity.empty(problem)
     if problem.is_batch:
         for b in schedule.batches:
@@ -47,11 +82,12 @@ def capacity_without(problem: Problem, schedule: Schedule, patient_id: str) -> C
     return cap
 
 
-def explain_patient(problem: Problem, schedule: Schedule, patient_id: str) -> list[str]:
+def explain_patient(problem: Problem, schedule: Schedule, patient_id: str,
+                    full: Capacity | None = None) -> list[str]:
     """Reasons behind a planned patient's dates, the binding one first."""
     p = problem.patient(patient_id)
     booking = schedule.bookings[patient_id]
-    cap = capacity_without(problem, schedule, patient_id)
+    cap = capacity_without(problem, schedule, patient_id, full)
     date = problem.to_date
     waits: list[str] = []
     calendar: list[str] = []
@@ -127,16 +163,17 @@ def explain_patient(problem: Problem, schedule: Schedule, patient_id: str) -> li
     return reasons
 
 
-def unplanned_reason(problem: Problem, schedule: Schedule, p: PatientData) -> str:
+def unplanned_reason(problem: Problem, schedule: Schedule, p: PatientData,
+                     full: Capacity | None = None) -> str:
     """The specific reason a patient could not be planned."""
     if p.reason is not None:
         return p.reason
     if problem.is_batch:
-        return _batch_reason(problem, schedule, p)
-    cap = capacity_without(problem, schedule, p.id)
+        return _batch_reason(problem, schedule, p, full)
+    cap = capacity_without(problem, schedule, p.id, full)
     if book_patient(problem, cap, p) is not None:
         return "left unplanned: treating it would delay patients weighed higher"
-    rich = capacity_without(problem, schedule, p.id)
+    rich = capacity_without(problem, schedule, p.id, full)
     rich.units = dict.fromkeys(rich.units, 10**6)
     if book_patient(problem, rich, p) is not None:
         return ("no vector units left before horizon end: valid lots are used by other "
@@ -148,10 +185,11 @@ def unplanned_reason(problem: Problem, schedule: Schedule, p: PatientData) -> st
     return "no feasible chain within the horizon (calendars, lanes and lot windows do not meet)"
 
 
-def _batch_reason(problem: Problem, schedule: Schedule, p: PatientData) -> str:
+def _batch_reason(problem: Problem, schedule: Schedule, p: PatientData,
+                  full: Capacity | None) -> str:
     if all(problem.facilities[f].doses_per_batch < p.doses for f in p.facilities):
         return f"needs {p.doses} doses, more than a batch yields"
-    left = capacity_without(problem, schedule, p.id).units
+    left = capacity_without(problem, schedule, p.id, full).units
     need = min(problem.facilities[f].units_per_batch for f in p.facilities)
     if need > 0 and all(left[lot] < need for lot in p.lots):
         return (f"no lot has the {need} vector units a new batch needs before horizon end "
@@ -164,4 +202,4 @@ def with_reason(p: PatientData, reason: str) -> PatientData:
     return replace(p, reason=reason)
 
 
-__all__ = ["Booking", "capacity_without", "explain_patient", "unplanned_reason"]
+__all__ = ["capacity_of", "capacity_without", "explain_patient", "unplanned_reason"]

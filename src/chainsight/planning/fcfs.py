@@ -58,11 +58,17 @@ class Capacity:
         cap = self.problem.sites[site].infusion_per_day
         return self.infusion.get(site, {}).get(day, 0) < cap
 
-    def book_run(self, facility: str, start: int, days: int) -> None:
-        """Take one suite on [start, start + days)."""
+    def book_run(self, facility: str, start: int, days: int, amount: int = 1) -> None:
+        """Take ``amount`` suites on [start, start + days) (a negative amount gives back)."""
         free = self.suites[facility]
-        for d in range(start, min(start + days, len(free))):
-            free[d] -= 1
+        for d in range(max(start, 0), min(start + days, len(free))):
+            free[d] -= amount
+
+    def copy(self) -> Capacity:
+        """An independent copy."""
+        return Capacity(self.problem, {f: list(v) for f, v in self.suites.items()},
+                        {s: dict(v) for s, v in self.apheresis.items()},
+                        {s: dict(v) for s, v in self.infusion.items()}, dict(self.units))
 
     def book_day(self, table: dict[str, dict[int, int]], site: str, day: int) -> None:
         """Count one procedure at a site on a day."""
@@ -74,7 +80,8 @@ def earliest_infusion(problem: Problem, cap: Capacity, p: PatientData,
                       first: int, last: int) -> int | None:
     """First infusion day in [first, last] on a site infusion weekday with room."""
     site = problem.sites[p.site]
-    for d in range(max(first, 0), min(last, problem.last_day) + 1):
+    first = max(first, 0, p.infusion_not_before or 0)
+    for d in range(first, min(last, problem.last_day) + 1):
         if problem.weekday(d) in site.infusion_weekdays and cap.infusion_free(p.site, d):
             return d
     return None

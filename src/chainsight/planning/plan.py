@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from chainsight.domain import Scenario, scenario_data
 from chainsight.planning.data import Problem
-from chainsight.planning.explain import explain_patient, unplanned_reason
+from chainsight.planning.explain import capacity_of, explain_patient, unplanned_reason
 from chainsight.planning.objective import Cost, evaluate
 from chainsight.planning.schedule import (
     Schedule,
@@ -187,6 +187,7 @@ def build_plan(scenario: Scenario, problem: Problem, schedule: Schedule, solver:
     """The plan document of a schedule."""
     cost = cost or evaluate(problem, schedule)
     date = problem.to_date
+    full = capacity_of(problem, schedule)
     patients: list[PlannedPatient] = []
     ttt: list[int] = []
     v2v: list[int] = []
@@ -208,7 +209,7 @@ def build_plan(scenario: Scenario, problem: Problem, schedule: Schedule, solver:
                 + problem.infusion_latest_days_after_arrival
             deviations.append(Deviation(window="infusion_latest_days_after_arrival",
                                         days=inf_dev, window_end=date(end)))
-        reasons = explain_patient(problem, schedule, p.id)
+        reasons = explain_patient(problem, schedule, p.id, full)
         patients.append(PlannedPatient(
             patient=p.id, site=p.site, enrolled=date(p.enrolled),
             apheresis=date(booking.apheresis) if booking.apheresis is not None else None,
@@ -246,7 +247,7 @@ def build_plan(scenario: Scenario, problem: Problem, schedule: Schedule, solver:
         lots.append(LotUse(lot=data.id, units_used=used[data.id] + booked,
                            units_expiring_unused=expiring))
 
-    unplanned = [Unplanned(patient=p.id, reason=unplanned_reason(problem, schedule, p))
+    unplanned = [Unplanned(patient=p.id, reason=unplanned_reason(problem, schedule, p, full))
                  for p in problem.patients if p.id not in schedule.bookings]
     kpis = Kpis(
         time_to_treatment_days={

@@ -11,6 +11,7 @@ from ortools.sat.python import cp_model
 
 from chainsight.planning.cpsat.variables import Interval, IntVar, Variables
 from chainsight.planning.data import Problem
+from chainsight.planning.schedule import Booking
 
 
 def fixed_profile(model: cp_model.CpModel, usage: dict[int, int] | list[int],
@@ -217,6 +218,23 @@ class Constraints:
             if pv.window_start is not None:
                 self.model.add_max_equality(pv.window_start, [pv.arrival, p.enrolled])
             self.model.add(pv.dev_infusion >= pv.infusion - base - latest).only_enforce_if(on)
+
+    def keep_bookings(self, fixed: dict[str, Booking]) -> None:
+        """Re-planning: bookings inside the freeze window stay exactly as they were."""
+        for pid, booking in fixed.items():
+            pv = self.v.patients.get(pid)
+            if pv is None:
+                continue
+            self.model.add(pv.present == 1)
+            self.model.add(pv.infusion == booking.infusion)
+            if pv.apheresis is not None and booking.apheresis is not None:
+                self.model.add(pv.apheresis == booking.apheresis)
+            if pv.start is not None and booking.start is not None:
+                self.model.add(pv.start == booking.start)
+            if booking.facility in pv.facility:
+                self.model.add(pv.facility[booking.facility] == 1)
+            if booking.lot is not None and booking.lot in pv.lot:
+                self.model.add(pv.lot[booking.lot] == 1)
 
     def planned_at_least(self, count: int) -> None:
         """Plan at least ``count`` patients (the baseline's count: never plan fewer)."""

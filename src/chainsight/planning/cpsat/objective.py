@@ -8,6 +8,7 @@ from chainsight.planning.cpsat.constraints import Constraints
 from chainsight.planning.cpsat.variables import Variables
 from chainsight.planning.data import Problem
 from chainsight.planning.objective import coefficients
+from chainsight.planning.schedule import Booking
 
 
 def objective_expression(problem: Problem, v: Variables, c: Constraints) -> cp_model.LinearExprT:
@@ -36,3 +37,34 @@ def objective_expression(problem: Problem, v: Variables, c: Constraints) -> cp_m
         terms.append(w.batch * slot.used)
         terms.append(w.dose_expired * slot.doses_expired)
     return sum(terms) + constant
+
+
+def move_terms(model: cp_model.CpModel, v: Variables, previous: dict[str, Booking],
+               weight: int, hint: dict[str, Booking] | None = None
+               ) -> list[cp_model.LinearExprT]:
+    """Re-planning: ``weight`` for each previously planned date that moves.
+
+    A fixed cost per moved date (not per day) is what a change costs in practice: one
+    more message to a site or a CDMO. A move that gains many days still pays for itself.
+    """
+    terms: list[cp_model.LinearExprT] = []
+    if weight <= 0:
+        return terms
+    hint = hint or {}
+    for pid, booking in previous.items():
+        pv = v.patients.get(pid)
+        if pv is None:
+            continue
+        hinted = hint.get(pid)
+        pairs = [(pv.infusion, booking.infusion, hinted.infusion if hinted else None)]
+        if pv.apheresis is not None and booking.apheresis is not None:
+            pairs.append((pv.apheresis, booking.apheresis, hinted.apheresis if hinted else None))
+        if pv.start is not None and booking.start is not None:
+            pairs.append((pv.start, booking.start, hinted.start if hinted else None))
+        for var, old, new in pairs:
+            moved = model.new_bool_var(f"moved[{var.name}]")
+            model.add(var == old).only_enforce_if(~moved)
+            if new is not None:
+                model.add_hint(moved, new != old)
+            terms.append(weight * moved)
+    return terms

@@ -99,6 +99,7 @@ def build_variables(model: cp_model.CpModel, problem: Problem,
 def _common(model: cp_model.CpModel, problem: Problem, p: PatientData, inf_first: int,
             inf_last: int, arr_first: int) -> PatientVars | None:
     site = problem.sites[p.site]
+    inf_first = max(inf_first, p.infusion_not_before or 0)
     if p.infusion is not None:
         inf_days = [p.infusion]
     else:
