@@ -123,7 +123,7 @@ def test_dp_shelf_life_bounds_infusion_of_released_product() -> None:
     data["patients"][0].update({"enrolled": day(-40), "apheresis": day(-35), "facility": "F1",
                                 "manufacturing_start": day(-34), "vector_lot": "L1",
                                 "outcome": "released"})
-    scenario, _, optimal = _both(data)  # released day -26, expired day -21
+    _, _, optimal = _both(data)  # released day -26, expired day -21
     assert optimal.kpis.patients_planned == 0
     assert len(optimal.unplanned) == 1
 
@@ -150,7 +150,7 @@ def test_closed_patients_are_out_of_scope() -> None:
 def test_unplanned_reasons_are_specific() -> None:
     data = site2(base(patients=1), activation={"planned": day(400), "actual": None})
     data["patients"].append({"id": "P02", "site": "S2", "enrolled": day(0)})
-    scenario, _, optimal = _both(data)
+    _, _, optimal = _both(data)
     reasons = {u.patient: u.reason for u in optimal.unplanned}
     assert reasons["P02"].startswith("site S2 not active before horizon end")
     data = site2(base(patients=1))
@@ -168,7 +168,7 @@ def test_priority_decides_who_waits() -> None:
     data = base(patients=2, suites=1)
     data["patients"][1]["priority"] = 3.0
     data["patients"][1]["enrolled"] = day(0)
-    scenario, fcfs, optimal = _both(data)
+    _, fcfs, optimal = _both(data)
     assert optimal.patient("P02").infusion < optimal.patient("P01").infusion
     assert optimal.solver.objective < fcfs.solver.objective
 

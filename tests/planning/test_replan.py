@@ -1,0 +1,155 @@
+"""Re-planning: each event kind, the freeze window, minimal change, clear errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from chainsight.cli.main import app
+from chainsight.domain import Scenario
+from chainsight.planning import Plan, plan
+from chainsight.planning.replan import EventInvalid, replan, replan_detail
+from tests.planning.checker import check_plan
+from tests.planning.conftest import assert_feasible
+from tests.planning.factory import base, build, day
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def demo_plan(demo: Scenario) -> Plan:
+    return plan(demo, time_limit=5)
+
+
+def _kept_inside_window(before: Plan, after: Plan, frozen: list[str]) -> None:
+    for pid in frozen:
+        a, b = before.patient(pid), after.patient(pid)
+        assert (a.apheresis, a.manufacturing_start, a.facility, a.vector_lot, a.infusion) == \
+            (b.apheresis, b.manufacturing_start, b.facility, b.vector_lot, b.infusion)
+
+
+EVENTS = [
+    {"kind": "suites_out_of_service", "facility": "CDMO-A", "start": "2027-01-04",
+     "end": "2027-01-20", "suites": 1},
+    {"kind": "run_failed", "patient": "P003"},
+    {"kind": "apheresis_rescheduled", "patient": "P006", "not_before": "2027-02-01"},
+    {"kind": "shipment_delayed", "patient": "P004", "days": 5},
+    {"kind": "extension_granted", "lot": "LV-001"},
+    {"kind": "extension_refused", "lot": "LV-001"},
+    {"kind": "lot_quarantined", "lot": "LV-001"},
+    {"kind": "patient_enrolled", "patient": "P011", "site": "S01", "enrolled": "2027-01-06",
+     "priority": 2.0},
+    {"kind": "patient_withdrawn", "patient": "P005"},
+]
+
+
+@pytest.mark.parametrize("event", EVENTS, ids=[e["kind"] for e in EVENTS])
+def test_every_event_kind_replans_feasibly(demo: Scenario, demo_plan: Plan,
+                                           event: dict) -> None:
+    new_scenario, result = replan_detail(demo, demo_plan, event, time_limit=2)
+    assert_feasible(new_scenario, result.plan)
+    _kept_inside_window(demo_plan, result.plan, result.frozen)
+    assert result.plan.solver.seconds < 5
+
+
+def test_run_failed_needs_a_new_apheresis(demo: Scenario, demo_plan: Plan) -> None:
+    new_scenario, after, changes = replan(demo, demo_plan, {"kind": "run_failed",
+                                                            "patient": "P003"})
+    assert new_scenario.patient("P003").outcome == "failed"
+    p3 = after.patient("P003")
+    assert p3.apheresis >= demo.today
+    assert any(c.patient == "P003" and c.field == "apheresis" for c in changes)
+
+
+def test_shipment_delay_moves_only_that_infusion(demo: Scenario, demo_plan: Plan) -> None:
+    _, after, changes = replan(demo, demo_plan, {"kind": "shipment_delayed",
+                                                 "patient": "P004", "days": 5})
+    before = demo_plan.patient("P004")
+    assert after.patient("P004").infusion >= before.dp_arrival + dt.timedelta(days=5)
+    assert {c.patient for c in changes} == {"P004"}
+
+
+def test_withdrawal_and_enrolment_are_reported(demo: Scenario, demo_plan: Plan) -> None:
+    _, after, changes = replan(demo, demo_plan, {"kind": "patient_withdrawn",
+                                                 "patient": "P005"})
+    assert ("P005", "status", "planned", None) in [
+        (c.patient, c.field, c.before, c.after) for c in changes]
+    _, after, changes = replan(demo, demo_plan, {
+        "kind": "patient_enrolled", "patient": "P011", "site": "S01",
+        "enrolled": "2027-01-06"})
+    assert any(c.patient == "P011" and c.after == "planned" for c in changes)
+    assert after.patient("P011").infusion is not None
+
+
+def test_freeze_window_holds_even_when_moving_would_pay() -> None:
+    # Two patients, one suite: a new high-priority patient would like P01's slot, but
+    # P01's booking is inside the freeze window.
+    data = base(patients=1, suites=1)
+    scenario = build(data)
+    before = plan(scenario, time_limit=2)
+    event = {"kind": "patient_enrolled", "patient": "P99", "site": "S1",
+             "enrolled": day(0), "priority": 5.0}
+    _, frozen = replan_detail(scenario, before, event, freeze_days=14)
+    assert frozen.frozen == ["P01"]
+    assert frozen.plan.patient("P01").infusion == before.patient("P01").infusion
+    _, free = replan_detail(scenario, before, event, freeze_days=0)
+    assert free.frozen == []
+    assert free.plan.patient("P99").infusion < free.plan.patient("P01").infusion
+
+
+def test_rescheduled_apheresis_gives_the_slot_to_who_gains(demo: Scenario,
+                                                           demo_plan: Plan) -> None:
+    new_scenario, result = replan_detail(
+        demo, demo_plan, {"kind": "apheresis_rescheduled", "patient": "P006",
+                          "not_before": "2027-03-01"}, freeze_days=0)
+    assert result.plan.patient("P006").apheresis >= dt.date(2027, 3, 1)
+    assert "P006" in result.broken
+    assert_feasible(new_scenario, result.plan)
+
+
+def test_quiet_event_changes_little(demo: Scenario, demo_plan: Plan) -> None:
+    _, result = replan_detail(demo, demo_plan, {"kind": "extension_granted", "lot": "LV-001"})
+    assert len(result.changes) <= 3
+
+
+@pytest.mark.parametrize(("event", "field"), [
+    ({"kind": "shipment_delayed", "patient": "P004"}, "event.days"),
+    ({"kind": "shipment_delayed", "patient": "P004", "days": 0}, "event.days"),
+    ({"kind": "teleport"}, "event.kind"),
+    ({"kind": "lot_quarantined", "lot": "LV-009"}, "event.lot"),
+    ({"kind": "run_failed", "patient": "P006"}, "event.patient"),
+    ({"kind": "suites_out_of_service", "facility": "CDMO-A", "start": "2027-02-30",
+      "end": "2027-03-01", "suites": 1}, "event.start"),
+])
+def test_bad_events_name_the_field(demo: Scenario, demo_plan: Plan, event: dict,
+                                   field: str) -> None:
+    with pytest.raises(EventInvalid, match=field.replace(".", r"\.")):
+        replan(demo, demo_plan, event)
+
+
+def test_replan_cli_json_and_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    event = tmp_path / "event.yaml"
+    event.write_text("kind: patient_withdrawn\npatient: P005\n")
+    result = runner.invoke(app, ["replan", "examples/demo-cart-phase1.yaml", "--event",
+                                 str(event), "--json", "--time-limit", "1"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["plan"]["format"] == "chainsight-plan/1"
+    assert any(c["patient"] == "P005" for c in data["changes"])
+    assert check_plan(build_withdrawn(), data["plan"]) == []
+    bad = runner.invoke(app, ["replan", "examples/demo-cart-phase1.yaml", "--event",
+                              '{"kind": "shipment_delayed", "patient": "P004"}'])
+    assert bad.exit_code == 2
+    assert "event.days" in bad.output
+    assert "Traceback" not in bad.output
+
+
+def build_withdrawn() -> Scenario:
+    from chainsight.domain import load_scenario, parse_scenario, scenario_data
+
+    data = scenario_data(load_scenario("examples/demo-cart-phase1.yaml"))
+    next(p for p in data["patients"] if p["id"] == "P005")["outcome"] = "withdrawn"
+    return parse_scenario(data)
