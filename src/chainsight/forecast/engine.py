@@ -140,10 +140,10 @@ class _Runs:
                                       is not None else 0, dtype=np.int64)
 
         # Doses per patient (batch modality): known for history, drawn for the future.
-        self.doses = np.ones((runs, self.P), dtype=np.int64)
+        self.doses = np.full((runs, self.P), int(c.dose_values[0]), dtype=np.int64)
         for h in c.history:
             self.doses[:, h.index] = h.doses
-        if n_future:
+        if n_future and c.dose_values.size > 1:
             self.doses[:, n_hist:] = rng["doses"].choice(
                 c.dose_values, size=(runs, n_future), p=c.dose_weights)
 
@@ -156,7 +156,9 @@ class _Runs:
                                  np.maximum(self.enrol, 0) + 7 * np.minimum(weeks, NEVER // 8))
         else:
             self.loss = np.full((runs, self.P), NEVER, dtype=np.int64)
-        self.success_draw = rng["success"].random((runs, self.P, self.A))
+        # Single precision is plenty for comparing with a success rate, and halves the
+        # largest array of the simulation.
+        self.success_draw = rng["success"].random((runs, self.P, self.A), dtype=np.float32)
 
         # Facilities: ready day per run (tech transfer slips drawn per run).
         n_fac = len(c.facility_ids)
@@ -172,7 +174,8 @@ class _Runs:
                 slips = rng["transfer"].integers(0, slip_max + 1, size=(runs, slip_max.size))
                 self.ready[:, j] = np.maximum(transfer_ready_days(transfer, slips), 0)
         self.max_suites = c.next_start.shape[1]
-        self.free_from = np.zeros((runs, n_fac, self.max_suites), dtype=np.int64)
+        # (facility, suite, run): one contiguous row per suite, for fast 1-D gathers.
+        self.free_from = np.zeros((n_fac, self.max_suites, runs), dtype=np.int64)
 
         # Vector lots: per run, whether a pending extension is granted.
         n_lots = len(c.lot_ids)
@@ -248,7 +251,7 @@ class _Runs:
         lo = np.maximum(lo, self.ready[rows, f])
         cand = np.empty((rows.size, n), dtype=np.int64)
         for s in range(n):
-            x = np.minimum(np.maximum(lo, self.free_from[rows, f, s]), self.H + 1)
+            x = np.minimum(np.maximum(lo, self.free_from[f, s].take(rows)), self.H + 1)
             cand[:, s] = c.next_start[f, s, x]
         suite = cand.argmin(axis=1)
         return cand[np.arange(rows.size), suite], suite
@@ -349,12 +352,21 @@ class _Runs:
         order = np.argsort(ready, axis=1, kind="stable")
         ready_sorted = np.take_along_axis(ready, order, axis=1)
         ptr = np.zeros(n_runs, dtype=np.int64)
+        ready_flat = ready_sorted.reshape(-1)
+        order_flat = order.reshape(-1)
+        attempt0_flat = attempt0.reshape(-1)
+        any_retry = bool((self.retry_day < NEVER).any())
         n_pat = self.P
         while True:
             has_first = ptr < n_pat
-            xa = np.where(has_first, ready_sorted[self.ar, np.minimum(ptr, n_pat - 1)], NEVER)
-            k = self.retry_day.argmin(axis=1)
-            xb = self.retry_day[self.ar, k]
+            head = self.ar * n_pat + np.minimum(ptr, n_pat - 1)  # flat index of the next one
+            xa = np.where(has_first, ready_flat.take(head), NEVER)
+            if any_retry:
+                k = self.retry_day.argmin(axis=1)
+                xb = self.retry_day[self.ar, k]
+            else:  # no run failed yet: skip the retry buffer
+                k = np.zeros(n_runs, dtype=np.int64)
+                xb = np.full(n_runs, NEVER, dtype=np.int64)
             use_retry = xb < xa
             x = np.where(use_retry, xb, xa)
             active = x <= hz
@@ -365,17 +377,19 @@ class _Runs:
             first_rows = rows[~use_retry[rows]]
             patient = np.empty(n_runs, dtype=np.int64)
             attempt = np.empty(n_runs, dtype=np.int64)
-            patient[first_rows] = order[first_rows, ptr[first_rows]]
-            attempt[first_rows] = attempt0[first_rows, patient[first_rows]]
+            patient[first_rows] = order_flat.take(head[first_rows])
+            attempt[first_rows] = attempt0_flat.take(first_rows * n_pat + patient[first_rows])
             ptr[first_rows] += 1
             patient[retry_rows] = self.retry_patient[retry_rows, k[retry_rows]]
             attempt[retry_rows] = self.retry_attempt[retry_rows, k[retry_rows]]
             self.retry_day[retry_rows, k[retry_rows]] = NEVER
             self._book(rows, patient[rows], attempt[rows], x[rows])
+            any_retry = bool((self.retry_day < NEVER).any())
 
     def _book(self, rows: IntArray, p: IntArray, attempt: IntArray, x: IntArray) -> None:
         c, hz = self.c, self.H
-        site = self.site[rows, p]
+        flat = rows * self.P + p
+        site = self.site.take(flat)
         lanes = c.lane_in[:, site]
         lo = np.where(lanes >= 0, np.maximum(x[None, :] + lanes, 0), NEVER)
         best, best_f, best_suite, best_lot, cap_only = self.earliest_start(rows, lo)
@@ -383,7 +397,7 @@ class _Runs:
         short = (best > cap_only) & (cap_only <= hz)
         self.first_stockout[rows] = np.where(
             short, np.minimum(self.first_stockout[rows], cap_only), self.first_stockout[rows])
-        loss = self.loss[rows, p]
+        loss = self.loss.take(flat)
         lost = loss < best
         x = np.maximum(x, 0)  # material collected before today waits from today
         end = np.maximum(np.minimum(np.minimum(best, loss), hz + 1), x)
@@ -401,7 +415,7 @@ class _Runs:
         b = rows[book]
         pb, fb, db = p[book], best_f[book], best[book]
         m = c.manufacturing_days[fb]
-        self.free_from[b, fb, best_suite[book]] = db + m
+        self.free_from[fb, best_suite[book], b] = db + m
         units = c.vector_units[fb]
         if self.L:
             lot = best_lot[book]
@@ -415,16 +429,22 @@ class _Runs:
         """Count patients waiting over days [start, end) (rows unique) at week starts."""
         first = np.minimum(-(-start // 7), self.W)
         stop = np.minimum(-(-end // 7), self.W)
-        self.wait_diff[rows, first] += 1
-        self.wait_diff[rows, stop] -= 1
+        flat = self.wait_diff.reshape(-1)  # a view: rows are unique, so += is exact
+        base = rows * (self.W + 1)
+        flat[base + first] += 1
+        flat[base + stop] -= 1
 
     def occupy(self, rows: IntArray, f: IntArray, day: IntArray, m: IntArray) -> None:
         """Count suite-days used (for utilisation) and runs started within the horizon."""
         hz = self.H
         end = np.minimum(day + m, hz + 1)
         held = end > 0  # runs that started before today still hold their suite
-        np.add.at(self.busy_diff, (f[held], np.maximum(day[held], 0)), 1)
-        np.add.at(self.busy_diff, (f[held], end[held]), -1)
+        width = hz + 2
+        size = self.F * width
+        # bincount rather than np.add.at: the same sums, many times faster.
+        self.busy_diff += (np.bincount(f[held] * width + np.maximum(day[held], 0), minlength=size)
+                           - np.bincount(f[held] * width + end[held], minlength=size)
+                           ).reshape(self.F, width)
         self.runs_made[rows[day >= 0]] += 1
 
     def _in_flight(self, p: int, f: int, start: int, forced_success: bool) -> None:
@@ -432,8 +452,8 @@ class _Runs:
         rows = self.ar
         m = int(self.c.manufacturing_days[f])
         if start + m > 0 and self.c.suites[f] > 0:
-            suite = self.free_from[:, f, : self.c.suites[f]].argmin(axis=1)
-            self.free_from[rows, f, suite] = np.maximum(self.free_from[rows, f, suite], start + m)
+            suite = self.free_from[f, : self.c.suites[f]].argmin(axis=0)
+            self.free_from[f, suite, rows] = np.maximum(self.free_from[f, suite, rows], start + m)
         fs = np.full(self.R, f, dtype=np.int64)
         ps = np.full(self.R, p, dtype=np.int64)
         self._after_start(rows, ps, fs, np.full(self.R, start, dtype=np.int64),
@@ -448,9 +468,11 @@ class _Runs:
         self.occupy(rows, f, day, m)
         release = day + m + c.qc_days[f]
         ok = forced if forced is not None else (
-            self.success_draw[rows, p, np.minimum(attempt, self.A - 1)] < c.success[f])
-        site = self.site[rows, p]
-        loss = self.loss[rows, p]
+            self.success_draw.reshape(-1).take(
+                (rows * self.P + p) * self.A + np.minimum(attempt, self.A - 1)) < c.success[f])
+        flat = rows * self.P + p
+        site = self.site.take(flat)
+        loss = self.loss.take(flat)
         arrival = np.maximum(release + c.lane_out[f, site], 0)
         infusion = c.next_infusion[site, np.minimum(arrival, hz + 1)]
         # Out of shelf life before it could be infused: as good as a failed run. (An
