@@ -1,0 +1,58 @@
+"""``GET /api/stream``: server-sent events of what happens in the caller's scope."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Header, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from chainsight.api.dependencies import CurrentUser, ServicesDep
+from chainsight.api.routers import api_router
+from chainsight.api.stream import Hub, Position, current_position, poll
+
+router = api_router("stream")
+
+
+@router.get("/stream", response_class=EventSourceResponse)
+async def stream(
+    principal: CurrentUser, services: ServicesDep,
+    trial: Annotated[str | None, Query(min_length=1, max_length=64,
+                                       pattern=r"^[A-Za-z0-9_-]+$")] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=100)] = None,
+) -> AsyncIterator[ServerSentEvent]:
+    """New events (``event: event``), radar alerts (``alert``) and record incidents
+    (``incident``) the caller may see, as they are committed; ``trial`` narrows to one
+    trial. The stream ends after a while; browsers reconnect with ``Last-Event-ID``."""
+    settings = services.settings
+    hub = next(w for w in services.wake if isinstance(w, Hub))
+    resumed = Position.parse(last_event_id)
+    if resumed is None:
+        with services.factory() as session:
+            resumed = current_position(session)
+    position: Position = resumed
+    yield ServerSentEvent(comment="connected", retry=3000, id=position.text())
+    waiter = hub.subscribe()
+    deadline = time.monotonic() + settings.stream_max_seconds
+    idle_since = time.monotonic()
+    try:
+        while time.monotonic() < deadline:
+            items, position = await run_in_threadpool(poll, services.factory, principal,
+                                                      position, trial)
+            for kind, data in items:
+                yield ServerSentEvent(event=kind, data=data, id=position.text())
+                idle_since = time.monotonic()
+            if time.monotonic() - idle_since >= settings.stream_keepalive_seconds:
+                yield ServerSentEvent(comment="keep-alive", id=position.text())
+                idle_since = time.monotonic()
+            _, wake = waiter
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=settings.stream_poll_seconds)
+            wake.clear()
+    finally:
+        hub.unsubscribe(waiter)

@@ -1,0 +1,33 @@
+"""`chainsight serve`: the HTTP service on the configured database."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from chainsight.cli.app import app
+from chainsight.cli.common import console
+from chainsight.cli.store import store_errors
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+) -> None:
+    """Serve the API (and OpenAPI at /openapi.json) until interrupted."""
+    import uvicorn
+
+    from chainsight.api.app import create_app
+    from chainsight.api.settings import Settings
+    from chainsight.store.session import database_url, safe_url
+
+    settings = Settings.from_env()
+    with store_errors():
+        application = create_app(settings)
+    console.print(f"ChainSight on http://{host}:{port} "
+                  f"(database {safe_url(settings.database_url or database_url())})",
+                  highlight=False)
+    uvicorn.run(application, host=host, port=port, log_level=log_level)
