@@ -15,7 +15,7 @@ from chainsight.domain import Scenario, ScenarioInvalid
 from chainsight.forecast import ForecastConfig, Simulation, simulate, summarise
 from chainsight.forecast.report import write_report
 from chainsight.forecast.slots import advise_slots
-from chainsight.forecast.whatif import WhatIf, _comparison, apply_what_if, load_what_if
+from chainsight.forecast.whatif import WhatIf, apply_what_if, comparison, load_what_if
 
 # Below this many runs the forecast takes well under a second: no progress bar.
 _PROGRESS_FROM_RUNS = 5000
@@ -71,7 +71,7 @@ def forecast_command(
     base = _simulate(scenario, runs, seed, "base case" if changed else "forecast")
     if changed is not None and changes is not None:
         other = _simulate(changed, runs, seed, changes.label)
-        result = _comparison(changes, base, other)
+        result = comparison(changes, base, other)
         if html is not None:
             write_report(other, html)
         if as_json:

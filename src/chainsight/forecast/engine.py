@@ -16,6 +16,11 @@ free for the whole run. A suite is free from the end of its last booking (no
 back-filling of gaps), and reservations hold the lowest-numbered suites. Vector is
 taken first-expiring-first-out among lots valid on the start day.
 
+Not modelled: the per-day apheresis and infusion capacity of a site (its weekdays
+are), courier delays beyond the lane's days, and a fresh-material deadline (the
+apheresis of fresh material is taken to be timed to the slot, so "ready" is the first
+day the patient could be collected).
+
 All randomness is drawn up front in fixed shapes from child streams of one
 ``SeedSequence``; a what-if that changes the path therefore still sees the same
 draws (common random numbers).

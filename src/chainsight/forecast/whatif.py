@@ -235,10 +235,11 @@ def compare(
     changed = apply_what_if(scenario, what_if)
     base_sim = simulate(scenario, runs, seed, config)
     other_sim = simulate(changed, runs, seed, config)
-    return _comparison(what_if, base_sim, other_sim)
+    return comparison(what_if, base_sim, other_sim)
 
 
-def _comparison(what_if: WhatIf, base_sim: Simulation, other_sim: Simulation) -> dict[str, Any]:
+def comparison(what_if: WhatIf, base_sim: Simulation, other_sim: Simulation) -> dict[str, Any]:
+    """The side-by-side JSON of two simulations run on the same seed."""
     base = summarise(base_sim)
     other = summarise(other_sim)
     diff = difference(base, other)
