@@ -3,7 +3,8 @@ problem handlers, the stream hub and the webhook worker."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -43,8 +44,13 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The ChainSight service on the store ``settings.database_url`` (migrated on open)."""
+def create_app(settings: Settings | None = None, *,
+               clock: Callable[[], dt.datetime] | None = None) -> FastAPI:
+    """The ChainSight service on the store ``settings.database_url`` (migrated on open).
+
+    ``clock`` is the record's now (UTC; default the system clock): events dated after it
+    are refused, so a demonstration on a trial set in the future needs its own clock.
+    """
     settings = settings or Settings.from_env()
     factory = open_store(settings.database_url)
     services = Services(
@@ -52,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hasher=password_hasher(time_cost=settings.argon2_time_cost,
                                memory_kib=settings.argon2_memory_kib,
                                parallelism=settings.argon2_parallelism))
+    if clock is not None:
+        services.clock = clock
     hub = Hub()
     worker = WebhookWorker(factory, settings)
     services.wake.extend([hub, worker])

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
+import datetime as dt
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -33,6 +34,7 @@ class Services:
     settings: Settings
     factory: sessionmaker[Session]
     hasher: PasswordHasher
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
     wake: list[object] = field(default_factory=list)
 
     def changed(self) -> None:

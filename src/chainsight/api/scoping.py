@@ -283,13 +283,9 @@ def sees_event(principal: Principal, ctx: TrialContext, kind: str, event: dict[s
         lots = [lot for lot in ctx.scenario.vector.lots if lot.id == lot_id]
         return (bool(lots) and sees_lot(principal, ctx, lots[0])) or (
             event.get("facility") == principal.facility)
-    if patient is None:
-        return False
-    if event.get("facility") == principal.facility and kind in ("material_shipped",
-                                                                "material_received",
-                                                                "run_started"):
-        return True
-    return sees_patient(principal, ctx, patient)
+    # A patient's events are the CDMO's once the material is on its way there (the
+    # shipment sets the journey's facility): before that it does not know the patient.
+    return patient is not None and sees_patient(principal, ctx, patient)
 
 
 def event_view(principal: Principal, ctx: TrialContext, item: dict[str, Any]

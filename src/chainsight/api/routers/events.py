@@ -100,7 +100,11 @@ def record_one(session: Session, services: ServicesDep, ctx: TrialContext,
     """Record an event the principal may record, through the record's service, and queue
     it for the webhooks that may see it. Raises problems for every refusal."""
     event = authorize_event(principal, ctx, body)
-    now = dt.datetime.now(dt.UTC)
+    now = services.clock()
+    # End the reads so far: the record's trial lock must open the unit of work (on
+    # SQLite it begins the write transaction; a read snapshot taken before it could not
+    # be upgraded once another writer has committed).
+    session.commit()
     try:
         recorded = record.record_event(session, event, user=principal.actor, now=now,
                                        idempotency_key=key)

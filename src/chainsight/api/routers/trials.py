@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from chainsight.api.auth.principal import Principal
-from chainsight.api.dependencies import CurrentUser, Db, Trial, mark_changed
+from chainsight.api.dependencies import CurrentUser, Db, ServicesDep, Trial, mark_changed
 from chainsight.api.idempotency import Idempotency, KeyHeader, request_fingerprint
 from chainsight.api.problems import ApiProblem, invalid
 from chainsight.api.routers import api_router
@@ -47,12 +47,12 @@ def list_trials(principal: CurrentUser, session: Db) -> list[TrialOut]:
 
 
 def _store(session: Session, principal: Principal, scenario: Scenario, *, replace: bool,
-           reason: str) -> None:
+           reason: str, now: dt.datetime) -> None:
     set_context(session, actor=principal.actor, reason=reason)
     save_scenario(session, scenario, replace=replace)
     # Open the trial's record now, so every patient has a chain-of-identity id from the
     # start: CDMO and courier users know patients by nothing else.
-    load_ledger(session, scenario, user=principal.actor, now=dt.datetime.now(dt.UTC))
+    load_ledger(session, scenario, user=principal.actor, now=now)
     mark_changed(session)
 
 
@@ -60,7 +60,7 @@ def _store(session: Session, principal: Principal, scenario: Scenario, *, replac
              responses={200: {"description": "replayed answer of an earlier import",
                               "model": TrialOut}})
 def import_trial(body: ScenarioBody, request: Request, principal: CurrentUser, session: Db,
-                 idempotency_key: KeyHeader = None) -> Any:
+                 services: ServicesDep, idempotency_key: KeyHeader = None) -> Any:
     """Import a scenario as a new trial (409 if the trial id is taken)."""
     require(principal, "import_trial")
     idem = Idempotency(session, principal, idempotency_key, "POST", request.url.path,
@@ -71,7 +71,7 @@ def import_trial(body: ScenarioBody, request: Request, principal: CurrentUser, s
     scenario = parse_scenario(body)
     try:
         _store(session, principal, scenario, replace=False,
-               reason=f"trial {scenario.trial.id} imported")
+               reason=f"trial {scenario.trial.id} imported", now=services.clock())
     except TrialExists as error:
         raise ApiProblem(409, "Trial exists", str(error) + ": PUT it to replace it",
                          kind="trial-exists") from None
@@ -90,11 +90,12 @@ def export_trial(ctx: Trial, principal: CurrentUser) -> Scenario:
 
 @router.put("/trials/{trial_id}", response_model=TrialOut)
 def replace_trial(ctx: Trial, body: ScenarioBody, principal: CurrentUser,
-                  session: Db) -> TrialOut:
+                  session: Db, services: ServicesDep) -> TrialOut:
     """Replace the trial's scenario (its id must stay the same)."""
     require(principal, "replace_trial")
     scenario = parse_scenario(body)
     if scenario.trial.id != ctx.trial:
         raise invalid([Problem("trial.id", f"must be {ctx.trial!r}, the trial in the path")])
-    _store(session, principal, scenario, replace=True, reason=f"trial {ctx.trial} replaced")
+    _store(session, principal, scenario, replace=True, reason=f"trial {ctx.trial} replaced",
+           now=services.clock())
     return _summary(scenario)
