@@ -52,6 +52,7 @@ class Api:
     """The app under test, its client, and a token per user."""
 
     client: TestClient
+    app: Any = None
     tokens: dict[str, str] = field(default_factory=dict)
     settings: Settings | None = None
 
@@ -108,7 +109,7 @@ def api(settings: Settings) -> Iterator[Api]:
                                headers={"Authorization": f"Bearer {sponsor}"})
         assert response.status_code == 201, response.text
         tokens = make_users(settings.database_url) | {"_bootstrap": sponsor}
-        yield Api(client=client, tokens=tokens, settings=settings)
+        yield Api(client=client, app=app, tokens=tokens, settings=settings)
 
 
 def make_users_sponsor_only(database_url: str) -> str:
