@@ -70,3 +70,15 @@ def test_checker_catches_a_broken_plan(reference_plans: dict[str, tuple]) -> Non
     assert any("rule 7" in p or "rule 6" in p for p in problems)
     del data["kpis"]
     assert "plan lacks kpis" in check_plan(scenario, data)
+
+
+def test_generated_congested_trial_plans_feasibly() -> None:
+    from chainsight.planning.generate import congested_trial
+
+    scenario = congested_trial(40, seed=2)
+    fcfs = plan(scenario, policy="fcfs")
+    optimal = plan(scenario, time_limit=3)
+    assert_feasible(scenario, fcfs)
+    assert_feasible(scenario, optimal)
+    assert optimal.solver.objective <= fcfs.solver.objective
+    assert optimal.kpis.patients_planned >= fcfs.kpis.patients_planned

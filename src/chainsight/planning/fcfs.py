@@ -203,22 +203,34 @@ def enrolment_order(problem: Problem) -> list[PatientData]:
 
 def fcfs_schedule(problem: Problem) -> Schedule:
     """The first-come-first-served schedule of a problem (either modality)."""
+    return greedy_schedule(problem, enrolment_order(problem))
+
+
+def priority_order(problem: Problem, days_per_priority: int) -> list[PatientData]:
+    """Enrolment order with each unit of priority above 1 worth ``days_per_priority``
+    days of earlier enrolment: the greedy then lets urgent patients jump the queue."""
+    return sorted(problem.patients,
+                  key=lambda p: (p.enrolled - days_per_priority * (p.priority - 1.0), p.id))
+
+
+def greedy_schedule(problem: Problem, order: list[PatientData]) -> Schedule:
+    """Book patients one by one in ``order``, each on its earliest feasible chain."""
     if problem.is_batch:
-        return _fcfs_batches(problem)
+        return _fcfs_batches(problem, order)
     cap = Capacity.empty(problem)
     schedule = Schedule()
-    for p in enrolment_order(problem):
+    for p in order:
         booking = book_patient(problem, cap, p)
         if booking is not None:
             schedule.bookings[p.id] = booking
     return schedule
 
 
-def _fcfs_batches(problem: Problem) -> Schedule:
+def _fcfs_batches(problem: Problem, order: list[PatientData]) -> Schedule:
     cap = Capacity.empty(problem)
     schedule = Schedule()
     doses_left: list[int] = []
-    for p in enrolment_order(problem):
+    for p in order:
         if p.reason is not None:
             continue
         best: tuple[int, int, int | None, BatchRun | None] | None = None

@@ -1,0 +1,113 @@
+"""Planner benchmark: CP-SAT against first-come-first-served, side by side.
+
+For the reference scenarios and generated congested trials of 50, 150, 300 and 600
+patients: time to the first feasible plan, time to the final plan, objective, bound,
+priority-weighted time to treatment against FCFS (ratio), unplanned patients and vector
+units left to expire; then the time to re-plan 150 patients after one event.
+
+    .venv/bin/python benchmarks/plan.py [--quick]
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from chainsight.domain import Scenario, load_scenario
+from chainsight.planning import plan
+from chainsight.planning.generate import congested_trial
+from chainsight.planning.replan import replan_detail
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+console = Console(width=200)
+
+
+def cases(quick: bool) -> list[tuple[str, Scenario, float]]:
+    """(name, scenario, time limit) of every benchmark case."""
+    out = [(p.stem, load_scenario(p), 10.0) for p in sorted(EXAMPLES.glob("*.yaml"))]
+    sizes = (50, 150) if quick else (50, 150, 300, 600)
+    limits = {50: 5.0, 150: 10.0, 300: 10.0, 600: 20.0}
+    out += [(f"congested-{n}", congested_trial(n, seed=1), limits[n]) for n in sizes]
+    return out
+
+
+def machine() -> str:
+    """CPU, cores, Python and OR-Tools versions."""
+    model = platform.processor() or "unknown CPU"
+    try:
+        lines = subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
+        model = next((ln.split(":", 1)[1].strip() for ln in lines
+                      if ln.startswith("Model name")), model)
+    except OSError:
+        pass
+    cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    return (f"{model}, nproc {cores}, Python {platform.python_version()}, "
+            f"OR-Tools {metadata.version('ortools')}")
+
+
+def main() -> int:
+    quick = "--quick" in sys.argv
+    table = Table(title="Planner: CP-SAT (2 workers) vs FCFS")
+    for column in ("case", "patients", "FCFS s", "first feasible s", "final s", "status",
+                   "objective", "bound", "FCFS objective", "wTTT ratio", "unplanned FCFS/opt",
+                   "vector expiring FCFS/opt"):
+        table.add_column(column, justify="right")
+    runs = cases(quick)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("planning", total=len(runs) + 1)
+        for name, scenario, limit in runs:
+            progress.update(task, description=f"{name} (up to {limit:g} s)")
+            t0 = time.perf_counter()
+            fcfs = plan(scenario, policy="fcfs")
+            fcfs_s = time.perf_counter() - t0
+            optimal = plan(scenario, time_limit=limit, workers=2, seed=0)
+            s = optimal.solver
+            ratio = (optimal.kpis.weighted_time_to_treatment_days
+                     / fcfs.kpis.weighted_time_to_treatment_days)
+            table.add_row(
+                name, str(len(optimal.patients) + len(optimal.unplanned)), f"{fcfs_s:.2f}",
+                f"{s.first_solution_seconds:.2f}" if s.first_solution_seconds else "—",
+                f"{s.seconds:.2f}", s.status + (f" ({s.fallback})" if s.fallback else ""),
+                f"{s.objective:,.0f}", f"{s.bound:,.0f}" if s.bound is not None else "—",
+                f"{fcfs.solver.objective:,.0f}", f"{ratio:.3f}",
+                f"{fcfs.kpis.patients_unplanned}/{optimal.kpis.patients_unplanned}",
+                f"{fcfs.kpis.vector_units_expiring}/{optimal.kpis.vector_units_expiring}")
+            progress.advance(task)
+        progress.update(task, description="re-plan, 150 patients")
+        scenario = congested_trial(150, seed=1)
+        before = plan(scenario, time_limit=10)
+        events = [
+            {"kind": "suites_out_of_service", "facility": "CDMO-A", "start": "2027-02-01",
+             "end": "2027-02-28", "suites": 1},
+            {"kind": "patient_enrolled", "patient": "P9999", "site": "S01",
+             "enrolled": "2027-01-05", "priority": 2.0},
+            {"kind": "lot_quarantined", "lot": "LV-001"},
+        ]
+        replans = []
+        for event in events:
+            t0 = time.perf_counter()
+            _, result = replan_detail(scenario, before, event)
+            replans.append((event["kind"], time.perf_counter() - t0, len(result.frozen),
+                            len(result.changes), result.plan.kpis.patients_planned))
+        progress.advance(task)
+    console.print(table)
+    replan_table = Table(title="Re-plan after one event, 150 patients (1 s solver limit)")
+    for column in ("event", "wall s", "kept in freeze window", "changes", "planned"):
+        replan_table.add_column(column, justify="right")
+    for kind, seconds, kept, changes, planned in replans:
+        replan_table.add_row(kind, f"{seconds:.2f}", str(kept), str(changes), str(planned))
+    console.print(replan_table)
+    console.print(f"Machine: {machine()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
