@@ -19,6 +19,15 @@ EXAMPLES = Path(__file__).parents[2] / "examples"
 DEMO = EXAMPLES / "demo-cart-phase1.yaml"
 
 
+@pytest.fixture
+def sqlite_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh SQLite store, for command behaviour that does not depend on the database
+    (the store's own tests and the round trips below run on both)."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("CHAINSIGHT_DATABASE_URL", url)
+    return url
+
+
 def run(*args: str) -> tuple[int, str, str]:
     result = runner.invoke(app, list(args))
     assert result.exception is None or isinstance(result.exception, SystemExit), (
@@ -71,7 +80,7 @@ def test_invalid_scenario_lists_every_problem_and_stores_nothing(
     assert "No trials stored yet" in out
 
 
-def test_missing_file_is_a_clear_error(store_env: str, tmp_path: Path) -> None:
+def test_missing_file_is_a_clear_error(sqlite_store: str, tmp_path: Path) -> None:
     code, _, err = run("import", str(tmp_path / "nowhere.yaml"))
     assert code == 2
     assert "nowhere.yaml: no such file" in err
@@ -110,7 +119,7 @@ def test_keep_existing_keeps_what_is_stored(store_env: str, tmp_path: Path) -> N
     assert stored.trial.target_enrollment == 18
 
 
-def test_replace_and_keep_existing_together_are_refused(store_env: str) -> None:
+def test_replace_and_keep_existing_together_are_refused(sqlite_store: str) -> None:
     code, _, err = run("import", str(DEMO), "--replace", "--keep-existing")
     assert code == 2
     assert "--replace and --keep-existing" in err
@@ -126,7 +135,7 @@ def test_export_of_an_unknown_trial_is_not_found(store_env: str, tmp_path: Path)
     assert not target.exists()
 
 
-def test_export_needs_a_known_extension(store_env: str, tmp_path: Path) -> None:
+def test_export_needs_a_known_extension(sqlite_store: str, tmp_path: Path) -> None:
     run("import", str(DEMO))
     code, _, err = run("export", "CART-DEMO", "-o", str(tmp_path / "x.txt"))
     assert code == 2
@@ -134,14 +143,14 @@ def test_export_needs_a_known_extension(store_env: str, tmp_path: Path) -> None:
     assert ".yaml, .yml, .json" in err
 
 
-def test_export_to_a_folder_that_does_not_exist(store_env: str, tmp_path: Path) -> None:
+def test_export_to_a_folder_that_does_not_exist(sqlite_store: str, tmp_path: Path) -> None:
     run("import", str(DEMO))
     code, _, err = run("export", "CART-DEMO", "-o", str(tmp_path / "no" / "x.yaml"))
     assert code == 2
     assert err.startswith("error: --output: cannot write")
 
 
-def test_trials_lists_what_is_stored(store_env: str) -> None:
+def test_trials_lists_what_is_stored(sqlite_store: str) -> None:
     run("import", str(DEMO))
     run("import", str(EXAMPLES / "aav-batch.yaml"))
     code, out, _ = run("trials")
@@ -159,7 +168,7 @@ def test_trials_lists_what_is_stored(store_env: str) -> None:
 
 
 def test_summary_shows_the_chain_at_a_glance(
-    store_env: str, monkeypatch: pytest.MonkeyPatch
+    sqlite_store: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COLUMNS", "200")
     run("import", str(DEMO))
@@ -195,7 +204,7 @@ def _table_rows(out: str) -> list[list[str]]:
             if line.startswith("│")]
 
 
-def test_summary_of_an_unknown_trial(store_env: str) -> None:
+def test_summary_of_an_unknown_trial(sqlite_store: str) -> None:
     code, _, err = run("summary", "NO-SUCH")
     assert code == 3
     assert "no stored trial named 'NO-SUCH'" in err
@@ -219,22 +228,15 @@ def test_unreachable_database_is_one_clear_line(
         assert "secret" not in err
 
 
-def test_installed_command_as_make_run_calls_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The console script end to end, in processes of its own (SQLite only: it is slow to
-    start, and the tests above cover both databases)."""
-    monkeypatch.setenv("CHAINSIGHT_DATABASE_URL", f"sqlite:///{tmp_path / 'run.db'}")
+def test_installed_command_as_make_run_calls_it(sqlite_store: str) -> None:
+    """The console script in a process of its own, as `make run` calls it (once: it is
+    slow to start; the in-process tests above cover the rest)."""
     script = Path(sys.executable).with_name("chainsight")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "chainsight.cli.main"]
-    first = subprocess.run([*command, "import", str(DEMO), "--keep-existing"],
-                           capture_output=True, text=True, check=False)
-    again = subprocess.run([*command, "import", str(DEMO), "--keep-existing"],
-                           capture_output=True, text=True, check=False)
-    summary = subprocess.run([*command, "summary", "CART-DEMO"],
-                             capture_output=True, text=True, check=False)
-    assert (first.returncode, again.returncode, summary.returncode) == (0, 0, 0), (
-        first.stderr + again.stderr + summary.stderr
-    )
-    assert "kept as it is" in again.stdout
-    assert "CART-DEMO" in summary.stdout
+    result = subprocess.run([*command, "import", str(DEMO), "--keep-existing"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "imported trial CART-DEMO" in result.stdout
+    code, out, _ = run("import", str(DEMO), "--keep-existing")
+    assert (code, "kept as it is" in out) == (0, True)
+    assert load_trial_scenario("CART-DEMO") == load_scenario(DEMO)

@@ -95,7 +95,7 @@ def test_processes_opening_a_new_store_at_once_migrate_it_once(database_url: str
     processes = [
         subprocess.Popen([sys.executable, "-c", code, database_url], stderr=subprocess.PIPE,
                          text=True)
-        for _ in range(3)
+        for _ in range(2)
     ]
     failures = [p.stderr.read() if p.stderr else "" for p in processes if p.wait(60) != 0]
     assert failures == []
