@@ -13,11 +13,14 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from chainsight.domain import Scenario
 from chainsight.domain.journey import EventRefused
 from chainsight.record import repository as repo
+from chainsight.record.audit import set_context, verify_chain
 from chainsight.record.models import BookingRow
 from chainsight.record.service import BookingConflict, Recorded
-from chainsight.store.repository import get_scenario
+from chainsight.store.repository import get_scenario, save_scenario
+from chainsight.store.session import SQLITE_BEGIN
 from tests.domain.journey_events import TRIAL, custody, event
 from tests.record.conftest import coi_of, submit
 
@@ -136,3 +139,46 @@ def test_the_database_itself_never_gives_a_slot_twice(factory: sessionmaker[Sess
         booked = repo.bookings(session, TRIAL, "apheresis", "S01", dt.date(2027, 1, 7))
     assert len(booked) == 1
 
+
+
+def test_writers_of_different_trials_keep_one_unbroken_chain(
+    factory: sessionmaker[Session], aav: Scenario
+) -> None:
+    # An import and events of another trial at the same moment: both land, the audit
+    # chain does not fork, nobody deadlocks.
+    barrier = threading.Barrier(3)
+    failures: list[Exception] = []
+
+    def importing() -> None:
+        barrier.wait()
+        try:
+            with factory() as session, session.begin():
+                # A writer that reads first must hold SQLite's write lock from the start,
+                # or SQLite refuses it ("database is locked") rather than risk a deadlock.
+                session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
+                set_context(session, actor="importer", reason="second trial")
+                save_scenario(session, aav)
+        except Exception as error:
+            failures.append(error)
+
+    def recording(data: dict[str, Any]) -> None:
+        barrier.wait()
+        try:
+            submit(factory, data)
+        except Exception as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=importing),
+               threading.Thread(target=recording, args=(
+                   event("apheresis_scheduled", "2027-01-04", day="2027-01-05"),)),
+               threading.Thread(target=recording, args=(
+                   {"kind": "extension_granted", "trial": TRIAL, "occurred_on": "2027-01-04",
+                    "lot": "LV-001"},))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    with factory() as session:
+        assert verify_chain(session).ok
+        assert get_scenario(session, aav.trial.id) == aav

@@ -229,6 +229,16 @@ def _audit(action: str, mapper: Mapper[Any], connection: Connection, target: Any
                 old=values_old, new=values_new)
 
 
+@event.listens_for(Session, "before_flush")
+def _lock_before_writing(session: Session, _context: Any, _instances: Any) -> None:
+    # Take the audit lock before the flush writes any row, so every writer takes its locks
+    # in one order (trial, audit, rows) and two writers can never wait on each other.
+    if session.new or session.dirty or session.deleted:
+        connection = session.connection()
+        if _has_trail(connection):
+            take_lock(connection, "audit")
+
+
 @event.listens_for(Base, "after_insert", propagate=True)
 def _after_insert(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
     _audit("insert", mapper, connection, target)
