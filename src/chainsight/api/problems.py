@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chainsight.domain import Problem as DomainProblem
@@ -189,6 +190,14 @@ def install(app: FastAPI) -> None:
         return problem_response(request, ApiProblem(
             503, "Service unavailable", "the database is busy; try again",
             headers={"Retry-After": "1"}))
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool(request: Request, error: PoolTimeout) -> JSONResponse:
+        # Every pooled connection is in use (a burst of slow writers): retry shortly.
+        log.warning("no database connection free: %s", str(error)[:200])
+        return problem_response(request, ApiProblem(
+            503, "Service unavailable", "the service is saturated; try again",
+            headers={"Retry-After": "2"}))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
