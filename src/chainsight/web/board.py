@@ -37,6 +37,7 @@ from chainsight.domain import Scenario
 from chainsight.forecast import simulate
 from chainsight.planning.plan import scenario_digest
 from chainsight.record import repository as record_repo
+from chainsight.record.service import load_ledger
 from chainsight.store.repository import get_scenario, list_trials
 from chainsight.web.session import PageError
 
@@ -64,6 +65,7 @@ ROLE_VIEWS: dict[str, frozenset[str]] = {
     "courier": frozenset({"shipments", "risks", "events"}),
 }
 HOME: dict[str, str] = {"courier": "shipments"}
+RECORD_OPENER = "system:control-tower"
 
 STAGES: tuple[tuple[str, str], ...] = (
     ("expected", "Expected"), ("enrolled", "Enrolled"),
@@ -120,6 +122,14 @@ def trial_in_scope(session: Session, principal: Principal, trial_id: str) -> Tri
     ctx = load_context(session, trial_id)
     if ctx is None or not sees_trial(principal, ctx.scenario):
         raise PageError(404, f"Trial {trial_id} was not found.")
+    if record_repo.ledger_row(session, trial_id) is None:
+        # A trial stored by `chainsight import` has no record yet, so no chain-of-identity
+        # ids: CDMOs and couriers would see none of its patients. Open it as the API's
+        # import does (audited, once).
+        load_ledger(session, ctx.scenario, user=RECORD_OPENER, now=dt.datetime.now(dt.UTC))
+        session.flush()
+        ctx = load_context(session, trial_id)
+        assert ctx is not None
     return ctx
 
 

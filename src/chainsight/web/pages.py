@@ -124,7 +124,9 @@ def login(request: Request, form: Form, session: Db, services: ServicesDep) -> R
         if principal is None:
             errors["password"] = "Wrong user name or password."
     if principal is None:
-        return render(request, "login.html", status=401, next=_safe_next(form.get("next")),
+        # 200, like every form shown again with its errors: the page loaded fine, the
+        # message is for the person (a 4xx page would be a failed load to the browser).
+        return render(request, "login.html", next=_safe_next(form.get("next")),
                       errors=errors, name=name)
     settings = services.settings
     token = auth.start_session(session, principal=principal, hours=settings.session_hours)
@@ -413,7 +415,7 @@ def acknowledge(request: Request, trial_id: str, alert_id: str, form: Form,
         errors = {str(e["loc"][0]): ("is required" if e["type"] == "string_too_short"
                                      else str(e["msg"])) for e in error.errors()}
         radar = board.radar_of(session, principal, ctx, services)
-        return render(request, "risks.html", status=422, principal=principal, ctx=ctx,
+        return render(request, "risks.html", principal=principal, ctx=ctx,
                       view="risks", alerts=radar.alerts, incidents=radar.incidents,
                       errors=errors, values=values, failed=alert_id, done=None,
                       may_ack=True)
@@ -516,7 +518,7 @@ def what_if(request: Request, trial_id: str, principal: PageUser, session: Db,
                           "base": comparison["base"], "new": comparison["what_if"],
                           "difference": comparison["difference"], "label": change.label}
     scenario = ctx.scenario
-    return render(request, "whatif.html", status=422 if errors else 200, principal=principal,
+    return render(request, "whatif.html", principal=principal,
                   ctx=ctx, view="whatif", kinds=WHATIF_KINDS, q=q, errors=errors,
                   result=result, facilities=scenario.dp_facilities,
                   campaigns=list(enumerate(scenario.vector.campaigns, start=1)),
@@ -665,7 +667,7 @@ def record(request: Request, trial_id: str, form: Form, principal: PageUser, ses
         return RedirectResponse(
             f"/trials/{trial_id}/events?recorded={quote(note)}", status_code=303)
     return _events_page(request, principal, ctx, session, kind=kind, values=form,
-                        errors=errors, general=general, recorded=None, status=422)
+                        errors=errors, general=general, recorded=None)
 
 
 # ---------------------------------------------------------------- audit

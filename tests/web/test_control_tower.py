@@ -1,0 +1,212 @@
+"""The control tower in a real browser: each role logs in and opens each of its views, the
+scope holds on screen, an event recorded through the form appears (and live in another
+tab), bad input is named next to its field, and nothing fails in the browser."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.web.conftest import TRIAL, Problems, Server, Session, screenshot, wait_for_charts
+
+ROLE_VIEWS = {
+    "sponsor": ["overview", "patients", "worklist", "capacity", "vector", "enrolment", "risks",
+                "whatif", "shipments", "events", "audit"],
+    "site": ["overview", "patients", "worklist", "risks", "shipments", "events"],
+    "cdmo": ["overview", "patients", "worklist", "capacity", "vector", "risks", "shipments",
+             "events"],
+    "courier": ["shipments", "risks", "events"],
+    "auditor": ["overview", "patients", "capacity", "vector", "enrolment", "risks",
+                "shipments", "events", "audit"],
+}
+CHARTS = {"overview": 1, "patients": 1, "vector": 1, "enrolment": 1}
+PATIENT_ID = re.compile(r"\bP0\d\d\b")
+AsRole = Callable[[str], Session]
+
+
+@pytest.mark.parametrize("role", list(ROLE_VIEWS))
+def test_each_role_opens_each_of_its_views(as_role: AsRole, role: str) -> None:
+    """Every view of the role renders through its menu, with its charts drawn; views of
+    other roles are refused; a screenshot of each is kept."""
+    user = as_role(role)
+    page = user.page
+    menu = page.get_by_role("navigation", name="Views")
+    expect(menu.get_by_role("link")).to_have_count(len(ROLE_VIEWS[role]))
+    for view in ROLE_VIEWS[role]:
+        menu.locator(f'a[href$="/{view}"]').click()
+        page.wait_for_url(f"**/trials/{TRIAL}/{view}")
+        wait_for_charts(page)
+        expect(page.locator("h1")).to_be_visible()
+        expect(menu.locator("[aria-current=page]")).to_have_count(1)
+        if view in CHARTS:
+            assert page.locator(".chart .main-svg").count() >= CHARTS[view]
+        if view == "capacity":
+            assert page.locator(".chart .main-svg").count() >= 1
+        expect(page.locator("#live-status")).to_have_text("live", timeout=10_000)
+        screenshot(page, f"{role}-{view}")
+    others = [v for v in ROLE_VIEWS["sponsor"] if v not in ROLE_VIEWS[role]]
+    if others:
+        response = page.request.get(f"{user.base}/trials/{TRIAL}/{others[0]}")
+        assert response.status == 403
+
+
+def test_login_names_the_wrong_field(browser, server: Server, problems: Problems) -> None:
+    """A wrong password is an error next to the password field, not a crash."""
+    context = browser.new_context()
+    page = problems.watch(context.new_page())
+    page.goto(f"{server.url}/login")
+    page.get_by_label("User name").fill("demo-sponsor")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#password-error")).to_have_text("Wrong user name or password.")
+    expect(page.get_by_label("Password")).to_have_attribute("aria-invalid", "true")
+    screenshot(page, "login-error")
+    context.close()
+
+
+def _text(page: Page) -> str:
+    return page.locator("main").inner_text()
+
+
+def test_cdmo_sees_chain_of_identity_ids_never_patient_ids(as_role: AsRole) -> None:
+    """On every CDMO page patients appear only as COI ids, and only its facility."""
+    user = as_role("cdmo")
+    for view in ROLE_VIEWS["cdmo"]:
+        page = user.open(view)
+        text = _text(page) + page.locator("#live-feed").inner_text()
+        assert not PATIENT_ID.search(text), f"{view} shows a patient id"
+        assert "CDMO-B" not in text or view in ("events",), f"{view} shows another facility"
+    page = user.open("patients")
+    expect(page.locator("tbody th").first).to_contain_text("CHA0000")
+
+
+def test_site_sees_only_its_own_patients(as_role: AsRole) -> None:
+    """The S01 coordinator sees S01's patients and none of S02's."""
+    user = as_role("site")
+    for view in ("overview", "patients", "worklist", "events"):
+        text = _text(user.open(view))
+        for other in ("P003", "P005", "P007", "P009", "Houston"):
+            assert other not in text, f"{view} shows {other}"
+    expect(user.open("patients").locator("tbody th", has_text="P004")).to_have_count(1)
+
+
+def test_auditor_reads_but_has_no_forms(as_role: AsRole) -> None:
+    """Auditors see the record and the audit trail without a single write form."""
+    user = as_role("auditor")
+    page = user.open("events")
+    expect(page.locator("#record-form")).to_have_count(0)
+    page = user.open("risks")
+    expect(page.locator("form.ack-form")).to_have_count(0)
+    page = user.open("audit")
+    expect(page.locator("p[role=status]")).to_contain_text("intact")
+    assert page.locator("table.audit tbody tr").count() > 0
+
+
+def _today() -> str:
+    return dt.datetime.now(dt.UTC).date().isoformat()
+
+
+def test_recorded_event_appears_and_reaches_another_tab_live(as_role: AsRole,
+                                                            problems: Problems) -> None:
+    """The site enrols a patient through the form: the event is listed on its page, and
+    a sponsor's open page shows it without reloading."""
+    sponsor = as_role("sponsor")
+    watcher = sponsor.open("events")
+    expect(watcher.locator("#live-status")).to_have_text("live", timeout=10_000)
+    watcher.evaluate("window.__marker = 'not reloaded'")
+
+    site = as_role("site")
+    page = site.open("events", "?kind=patient_enrolled")
+    page.get_by_label("New patient id").fill("P011")
+    page.get_by_label("Site").select_option("S01")
+    page.get_by_label("Day it happened").fill(_today())
+    page.get_by_role("button", name="Record event").click()
+    expect(page.get_by_role("status").filter(has_text="Recorded")).to_contain_text(
+        "Patient enrolled for P011")
+    expect(page.locator("#events-table tbody tr").first).to_contain_text("P011")
+    screenshot(page, "site-event-recorded")
+
+    feed = watcher.locator("#live-feed li", has_text="Patient enrolled")
+    expect(feed.first).to_contain_text("P011", timeout=15_000)
+    expect(watcher.locator("#events-table tbody tr").first).to_contain_text("P011")
+    assert watcher.evaluate("window.__marker") == "not reloaded"
+    screenshot(watcher, "sponsor-event-live")
+
+    cdmo = as_role("cdmo")
+    cdmo_events = cdmo.open("events")
+    assert "P011" not in _text(cdmo_events)
+
+
+def test_bad_input_is_named_next_to_its_field(as_role: AsRole) -> None:
+    """Missing and malformed fields come back as messages beside the field, never a 500."""
+    site = as_role("site")
+    page = site.open("events", "?kind=apheresis_scheduled&patient=P004")
+    page.get_by_role("button", name="Record event").click()
+    expect(page.locator("#f-day-error")).to_contain_text("required")
+    expect(page.get_by_label("Apheresis day")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_role("alert")).to_contain_text("not recorded")
+    screenshot(page, "site-event-errors")
+
+    page = site.open("events", "?kind=apheresis_done&patient=P004")
+    page.get_by_label("Chain-of-identity id").fill("CHA00002600000X")
+    page.get_by_role("button", name="Record event").click()
+    expect(page.locator("#f-coi-error")).to_contain_text("COI")
+
+    page = site.open("events", "?kind=patient_enrolled")
+    page.get_by_label("New patient id").fill("P012")
+    page.get_by_label("Site").select_option("S01")
+    page.get_by_label("Day it happened").fill("2099-01-01")
+    page.get_by_role("button", name="Record event").click()
+    expect(page.locator("#f-occurred_on-error")).to_contain_text("future")
+
+
+def test_sponsor_acknowledges_and_assigns_a_risk(as_role: AsRole) -> None:
+    """An empty comment is refused by field; a full one is kept with the assignee."""
+    sponsor = as_role("sponsor")
+    page = sponsor.open("risks")
+    card = page.locator("article.alert-card").first
+    card.locator("summary").click()
+    card.get_by_role("button", name="Acknowledge").click()
+    card = page.locator("article.alert-card").first
+    expect(card.locator(".error")).to_contain_text("Comment")
+    card.get_by_label("Comment").fill("Supply chain lead on it")
+    card.get_by_label("Assign to").fill("vector supply lead")
+    card.get_by_role("button", name="Acknowledge").click()
+    expect(page.locator(".flash")).to_have_text("Alert acknowledged.")
+    expect(page.locator("article.alert-card").first.locator(".ack")).to_contain_text(
+        "assigned to vector supply lead")
+    screenshot(page, "sponsor-risks-acknowledged")
+
+
+def test_what_if_shows_plan_and_forecast_side_by_side(as_role: AsRole) -> None:
+    """An extra suite compares plan and forecast; a rate above 1 is named as the fault."""
+    sponsor = as_role("sponsor")
+    page = sponsor.open("whatif")
+    page.get_by_label("An extra suite").check()
+    page.get_by_label("Available from").fill("2027-01-11")
+    page.get_by_role("button", name="Compare").click()
+    expect(page.get_by_role("table", name="Plan")).to_be_visible()
+    expect(page.get_by_role("table", name=re.compile("Forecast"))).to_contain_text(
+        "vector stock-out")
+    screenshot(page, "sponsor-whatif-result")
+    page.get_by_label("Manufacturing success rate").check()
+    page.get_by_label("Rate (0 to 1)").fill("2")
+    page.get_by_role("button", name="Compare").click()
+    expect(page.locator(".error", has_text="Rate")).to_be_visible()
+
+
+def test_courier_records_only_hand_overs(as_role: AsRole) -> None:
+    """A courier's form offers hand-overs only, with the chain-of-custody fields."""
+    courier = as_role("courier")
+    page = courier.open("events")
+    options = page.locator("#kind-choice option").all_inner_texts()
+    assert options
+    assert all(("shipped" in o or "received" in o) for o in options)
+    expect(page.get_by_label("Signed by")).to_have_value("Demo Courier")
+    response = page.request.get(f"{courier.base}/trials/{TRIAL}/overview")
+    assert response.status == 403
+    assert "not part of the courier role" in response.text()
