@@ -29,6 +29,9 @@ install: $(STAMP)
 run: install
 	$(BIN)/chainsight import $(DEMO) --keep-existing
 	$(BIN)/chainsight summary $(DEMO_TRIAL)
+	$(BIN)/chainsight demo-users $(DEMO_TRIAL)
+	@echo "Control tower: http://127.0.0.1:8000/ (log in with a demo user above, password chainsight-demo)"
+	$(BIN)/chainsight serve --host 127.0.0.1 --port 8000
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks
