@@ -210,3 +210,36 @@ def test_courier_records_only_hand_overs(as_role: AsRole) -> None:
     response = page.request.get(f"{courier.base}/trials/{TRIAL}/overview")
     assert response.status == 403
     assert "not part of the courier role" in response.text()
+
+
+def test_cdmo_records_a_reservation_that_shows_on_its_capacity(as_role: AsRole) -> None:
+    """A CDMO planner records suites taken by another client; the capacity view lists it."""
+    cdmo = as_role("cdmo")
+    page = cdmo.open("events", "?kind=reservation_added")
+    expect(page.get_by_label("Facility")).to_have_value("CDMO-A")
+    page.get_by_label("Day it happened").fill(_today())
+    page.get_by_label("Suites").fill("1")
+    page.get_by_label("First day").fill("2027-04-05")
+    page.get_by_label("Last day").fill("2027-04-20")
+    page.get_by_label("Label").fill("shutdown for maintenance")
+    page.get_by_role("button", name="Record event").click()
+    expect(page.locator(".flash")).to_contain_text("Suites reserved by others")
+    page = cdmo.open("capacity")
+    expect(page.get_by_role("table", name="Reservations (capacity not ours)")).to_contain_text(
+        "shutdown for maintenance")
+    screenshot(page, "cdmo-capacity-after-reservation")
+
+
+def test_sponsor_stores_the_plan_and_logs_out(as_role: AsRole) -> None:
+    """The plan shown can be stored as the current plan; logging out ends the session."""
+    sponsor = as_role("sponsor")
+    page = sponsor.open("overview")
+    store = page.get_by_role("button", name="Store as the current plan")
+    if store.count():
+        store.click()
+        wait_for_charts(page)
+    expect(page.locator(".plan-note")).to_contain_text("Current plan, made")
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/login")
+    page.goto(f"{sponsor.base}/trials/{TRIAL}/overview")
+    assert "/login" in page.url

@@ -167,10 +167,10 @@ def gantt_chart(rows: list[dict[str, Any]], today: dt.date) -> Figure:
     return {"data": data, "layout": _layout(
         "Patient journeys: plan (light) and actual (solid)",
         barmode="overlay", height=max(320, 34 * len(labels) + 140),
-        margin={"l": 170, "r": 20, "t": 48, "b": 60},
+        margin={"l": 120, "r": 20, "t": 48, "b": 60},
         xaxis={"type": "date", "title": {"text": ""}},
         yaxis={"categoryorder": "array", "categoryarray": labels, "autorange": "reversed",
-               "type": "category"},
+               "type": "category", "automargin": True},
         shapes=[shape], annotations=[note])}
 
 
@@ -197,11 +197,12 @@ def capacity_chart(scenario: Scenario, facility_id: str, runs: list[tuple[dt.dat
         not_ready.append(max(0, closed - busy))
         free.append(max(0, facility.suites - held - busy - max(0, closed - busy)))
     data: list[dict[str, Any]] = []
-    for name, values, colour in (("Our runs", ours, COLOURS["ours"]),
-                                 ("Other clients' reservations", reserved,
+    # Capacity that is not ours at the bottom, so that it stays put from day to day.
+    for name, values, colour in (("Other clients' reservations", reserved,
                                   COLOURS["reserved"]),
                                  ("Not ready (tech transfer)", not_ready,
                                   COLOURS["not_ready"]),
+                                 ("Our runs", ours, COLOURS["ours"]),
                                  ("Free", free, COLOURS["free"])):
         data.append({"type": "bar", "name": name, "x": x, "y": values,
                      "marker": {"color": colour, "line": {"width": 0}},

@@ -249,6 +249,8 @@ def overview(request: Request, trial_id: str, principal: PageUser, session: Db,
         plan_info=info, stage_chart=charts.stages_chart(stages), stages=stages,
         ttt=_kpi(ttt), v2v=_kpi(v2v), targets=board.targets(),
         next_days=_next_days(principal, ctx, plan), alerts=radar.alerts[:5],
+        alerts_total=len(radar.alerts),
+        critical=sum(1 for a in radar.alerts if a["severity"] == "critical"),
         unplanned=(plan or {}).get("unplanned") or [],
         patients_seen=len(visible_patients(principal, ctx)))
 
