@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None, *,
                 "forecast and risks, scoped by organisation.",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        dependencies=[Depends(problems.no_nul_characters)],
     )
     app.state.services = services
     app.state.webhook_worker = worker

@@ -7,6 +7,7 @@ traceback: the catch-all logs it under an id and answers 500 with that id only.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -91,6 +92,48 @@ def invalid(problems: Sequence[DomainProblem], prefix: str = "body",
     return ApiProblem(422, "Invalid input",
                       detail or f"{count} problem{'s' if count != 1 else ''} in the request",
                       kind="validation", errors=errors)
+
+
+async def no_nul_characters(request: Request) -> None:
+    """Refuse text with a NUL character anywhere in the query or a JSON body (422).
+
+    PostgreSQL cannot store NUL in text, SQLite can: refusing it at the door keeps both
+    databases answering the same way, with the field named instead of a 500.
+    """
+    errors = [FieldError(field=f"query.{key}", message="contains a NUL character")
+              for key, value in request.query_params.multi_items()
+              if "\x00" in key or "\x00" in value]
+    errors += [FieldError(field=f"path.{key}", message="contains a NUL character")
+               for key, value in request.path_params.items() if "\x00" in str(value)]
+    if request.method in ("POST", "PUT", "PATCH") and "json" in request.headers.get(
+            "content-type", ""):
+        raw = await request.body()
+        if b"\\u0000" in raw or b"\x00" in raw:
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                data = None  # malformed JSON: the route's own parsing answers 400
+            errors += [FieldError(field=path, message="contains a NUL character")
+                       for path in _nul_paths(data, "body")]
+    if errors:
+        raise ApiProblem(422, "Invalid input", "text may not contain NUL characters",
+                         kind="validation", errors=errors)
+
+
+def _nul_paths(value: Any, path: str) -> list[str]:
+    if isinstance(value, str):
+        return [path] if "\x00" in value else []
+    if isinstance(value, dict):
+        found = []
+        for key, item in value.items():
+            where = f"{path}.{key}"
+            found += [where] if "\x00" in str(key) else []
+            found += _nul_paths(item, where)
+        return found
+    if isinstance(value, list):
+        return [p for index, item in enumerate(value)
+                for p in _nul_paths(item, f"{path}[{index}]")]
+    return []
 
 
 def _join(prefix: str, path: str) -> str:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chainsight.api.auth.principal import Role
 
@@ -269,6 +270,19 @@ class WebhookIn(BaseModel):
     trial: str | None = Field(default=None, min_length=1, max_length=64,
                               pattern=r"^[A-Za-z0-9_-]+$")
     description: str = Field(default="", max_length=2000)
+
+    @field_validator("url")
+    @classmethod
+    def _parsable_url(cls, value: str) -> str:
+        # The pattern admits strings urllib cannot split (a stray ']' reads as a broken
+        # IPv6 literal); a URL the worker could never call is a field error, not a 500.
+        try:
+            host = urlsplit(value).hostname
+        except ValueError as error:
+            raise ValueError(f"not a usable URL ({error})") from None
+        if not host:
+            raise ValueError("the URL names no host")
+        return value
 
 
 class WebhookOut(Out):
