@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from chainsight.cli import forecast as _forecast  # noqa: F401  (registers commands)
-from chainsight.cli import record as _record  # noqa: F401  (registers commands)
 from chainsight.cli import plan as _plan  # noqa: F401  (registers commands)
+from chainsight.cli import record as _record  # noqa: F401  (registers commands)
 from chainsight.cli import risks as _risks  # noqa: F401  (registers commands)
 from chainsight.cli import scenario as _scenario  # noqa: F401  (registers commands)
 from chainsight.cli import serve as _serve  # noqa: F401  (registers commands)

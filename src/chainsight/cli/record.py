@@ -21,8 +21,8 @@ from chainsight.cli.common import (
     fail,
     print_json,
     report_invalid,
+    store_errors,
 )
-from chainsight.cli.store import store_errors
 from chainsight.domain import ScenarioInvalid, read_data
 from chainsight.domain.identity import IdentityInvalid, check_facility_code
 from chainsight.domain.journey import EventRefused

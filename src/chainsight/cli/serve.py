@@ -7,8 +7,7 @@ from typing import Annotated
 import typer
 
 from chainsight.cli.app import app
-from chainsight.cli.common import console
-from chainsight.cli.store import store_errors
+from chainsight.cli.common import console, store_errors
 
 
 @app.command("serve")

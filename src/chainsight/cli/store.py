@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.panel import Panel
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 
 from chainsight.cli.app import app
 from chainsight.cli.common import (
@@ -23,6 +20,7 @@ from chainsight.cli.common import (
     print_json,
     report_invalid,
     resolve_scenario,
+    store_errors,
 )
 from chainsight.domain import (
     Facility,
@@ -33,27 +31,11 @@ from chainsight.domain import (
     load_scenario,
     schedule_transfer,
 )
-from chainsight.store.errors import StoreUnavailable, TrialExists
+from chainsight.store.errors import TrialExists
 from chainsight.store.repository import get_scenario, list_trials, save_scenario, trial_exists
 from chainsight.store.session import database_url, safe_url, unit_of_work
 
-EXIT_STORE = 5
-"""The database cannot be reached or used."""
-
 EXPORT_FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
-
-
-@contextmanager
-def store_errors() -> Iterator[None]:
-    """Turn a database that cannot be used into a one-line error and exit 5."""
-    try:
-        yield
-    except StoreUnavailable as error:
-        fail(str(error), EXIT_STORE)
-    except SQLAlchemyError as error:
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()
-        fail(f"database error ({safe_url(database_url())}): {reason[0] if reason else error}",
-             EXIT_STORE)
 
 
 @app.command("import")

@@ -12,8 +12,7 @@ from chainsight.api.auth import service as auth
 from chainsight.api.auth.secrets import password_hasher
 from chainsight.api.settings import Settings
 from chainsight.cli.app import app
-from chainsight.cli.common import EXIT_CONFLICT, EXIT_NOT_FOUND, console, fail
-from chainsight.cli.store import store_errors
+from chainsight.cli.common import EXIT_CONFLICT, EXIT_NOT_FOUND, console, fail, store_errors
 from chainsight.record.audit import default_actor
 from chainsight.store.repository import get_scenario
 from chainsight.store.session import unit_of_work
