@@ -111,8 +111,4 @@ def create_app(settings: Settings | None = None, *,
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    # The control tower (web UI) is served by the same process, over the same services.
-    from chainsight.web import install as install_web
-
-    install_web(app)
     return app
