@@ -22,10 +22,12 @@ def serve(
     from chainsight.api.app import create_app
     from chainsight.api.settings import Settings
     from chainsight.store.session import database_url, safe_url
+    from chainsight.web import install as install_web
 
     settings = Settings.from_env()
     with store_errors():
         application = create_app(settings)
+    install_web(application)  # the control tower, on the same app and services
     console.print(f"ChainSight on http://{host}:{port} "
                   f"(database {safe_url(settings.database_url or database_url())})",
                   highlight=False)
