@@ -240,3 +240,15 @@ def test_installed_command_as_make_run_calls_it(sqlite_store: str) -> None:
     code, out, _ = run("import", str(DEMO), "--keep-existing")
     assert (code, "kept as it is" in out) == (0, True)
     assert load_trial_scenario("CART-DEMO") == load_scenario(DEMO)
+
+
+def test_import_is_audited_with_who_and_why(sqlite_store: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHAINSIGHT_USER", "supply-lead")
+    assert run("import", str(DEMO))[0] == 0
+    code, out, err = run("audit", "show", "--trial", "CART-DEMO", "--json")
+    assert code == 0, err
+    entries = json.loads(out)
+    assert entries
+    assert {e["actor"] for e in entries} == {"supply-lead"}
+    assert {e["reason"] for e in entries} == {"import of demo-cart-phase1.yaml"}

@@ -31,6 +31,7 @@ from chainsight.domain import (
     load_scenario,
     schedule_transfer,
 )
+from chainsight.record.audit import default_actor, set_context
 from chainsight.store.errors import TrialExists
 from chainsight.store.repository import get_scenario, list_trials, save_scenario, trial_exists
 from chainsight.store.session import database_url, safe_url, unit_of_work
@@ -65,6 +66,8 @@ def import_(
                 highlight=False,
             )
             return
+        set_context(session, actor=default_actor(),
+                    reason=f"{'replace' if replace else 'import'} of {file.name}")
         try:
             save_scenario(session, scenario, replace=replace)
         except TrialExists:
