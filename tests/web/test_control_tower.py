@@ -243,3 +243,25 @@ def test_sponsor_stores_the_plan_and_logs_out(as_role: AsRole) -> None:
     page.wait_for_url("**/login")
     page.goto(f"{sponsor.base}/trials/{TRIAL}/overview")
     assert "/login" in page.url
+
+
+def _enrol(user: Session, patient: str, site: str) -> None:
+    page = user.open("events", "?kind=patient_enrolled")
+    page.get_by_label("New patient id").fill(patient)
+    page.get_by_label("Site").select_option(site)
+    page.get_by_label("Day it happened").fill(_today())
+    page.get_by_role("button", name="Record event").click()
+    expect(page.locator(".flash")).to_contain_text(f"for {patient}")
+
+
+def test_a_radar_action_is_tried_as_a_what_if(as_role: AsRole) -> None:
+    """More patients than suites: the radar recommends suites, and the sponsor sees that
+    action's plan and forecast next to the trial as it stands."""
+    sponsor = as_role("sponsor")
+    for patient in ("P021", "P022"):
+        _enrol(sponsor, patient, "S02")
+    page = sponsor.open("risks")
+    page.get_by_role("link", name="Try this action as a what-if").first.click()
+    expect(page.get_by_role("table", name="Plan")).to_be_visible()
+    expect(page.locator(".whatif-result")).to_contain_text("recommended action")
+    screenshot(page, "sponsor-whatif-from-alert")

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from chainsight.api import repository as repo
 from chainsight.api.auth import service as auth
 from chainsight.api.auth.principal import Principal
-from chainsight.api.dependencies import Db, ServicesDep, mark_changed
+from chainsight.api.dependencies import Db, Services, ServicesDep, mark_changed
 from chainsight.api.problems import ApiProblem
 from chainsight.api.routers.events import record_one
 from chainsight.api.schemas import AcknowledgeIn
@@ -490,6 +490,34 @@ def _plan_figures(document: dict[str, Any]) -> dict[str, Any]:
             "expiring": kpis.get("vector_units_expiring")}
 
 
+WHATIF_FIELDS = frozenset({"facility", "from", "campaign", "start", "site", "activation",
+                           "rate"})
+
+
+def _compare(ctx: TrialContext, services: Services, data: dict[str, Any],
+             errors: dict[str, str]) -> dict[str, Any] | None:
+    """Plan and forecast, as the trial stands and with the what-if ``data``; None (and
+    ``errors`` by form field) if the what-if is not valid for this trial."""
+    try:
+        change = whatif.parse_what_if(data)
+        changed = whatif.apply_what_if(ctx.scenario, change)
+    except ScenarioInvalid as error:
+        for problem in error.problems:
+            name = problem.path.split(".")[-1] if problem.path else ""
+            key = name if name in WHATIF_FIELDS else "change"
+            errors.setdefault(key, problem.message if key != "change"
+                              else f"{problem.path}: {problem.message}")
+        return None
+    runs = services.settings.forecast_default_runs
+    comparison = whatif.compare(ctx.scenario, change, runs, 0)
+    base_plan = board.fresh_plan(ctx.scenario, services)
+    new_plan = board.fresh_plan(changed, services)
+    return {"base_plan": _plan_figures(base_plan), "new_plan": _plan_figures(new_plan),
+            "base": comparison["base"], "new": comparison["what_if"],
+            "difference": comparison["difference"], "label": change.label,
+            "changes": change.model_dump(mode="json", by_alias=True, exclude_defaults=True)}
+
+
 @router.get("/trials/{trial_id}/whatif", response_class=HTMLResponse)
 def what_if(request: Request, trial_id: str, principal: PageUser, session: Db,
             services: ServicesDep) -> HTMLResponse:
@@ -499,30 +527,24 @@ def what_if(request: Request, trial_id: str, principal: PageUser, session: Db,
     kind = q.get("change")
     errors: dict[str, str] = {}
     result = None
-    if kind is not None:
+    from_alert = None
+    if q.get("alert"):
+        from_alert = next((a for a in board.radar_of(session, principal, ctx, services).alerts
+                           if a["id"] == q["alert"] and a.get("what_if")), None)
+        if from_alert is None:
+            errors["change"] = "that alert is gone or has no action to try"
+        else:
+            result = _compare(ctx, services, {"label": from_alert["title"],
+                                              **from_alert["what_if"]}, errors)
+    elif kind is not None:
         if kind not in dict(WHATIF_KINDS):
             errors["change"] = "choose one of the changes offered"
         else:
-            try:
-                change = whatif.parse_what_if(_what_if_data(kind, q))
-                changed = whatif.apply_what_if(ctx.scenario, change)
-            except ScenarioInvalid as error:
-                for problem in error.problems:
-                    name = problem.path.split(".")[-1] if problem.path else "change"
-                    errors[{"suites": "change"}.get(name, name)] = problem.message
-            else:
-                runs = services.settings.forecast_default_runs
-                comparison = whatif.compare(ctx.scenario, change, runs, 0)
-                base_plan = board.fresh_plan(ctx.scenario, services)
-                new_plan = board.fresh_plan(changed, services)
-                result = {"base_plan": _plan_figures(base_plan),
-                          "new_plan": _plan_figures(new_plan),
-                          "base": comparison["base"], "new": comparison["what_if"],
-                          "difference": comparison["difference"], "label": change.label}
+            result = _compare(ctx, services, _what_if_data(kind, q), errors)
     scenario = ctx.scenario
     return render(request, "whatif.html", principal=principal,
                   ctx=ctx, view="whatif", kinds=WHATIF_KINDS, q=q, errors=errors,
-                  result=result, facilities=scenario.dp_facilities,
+                  result=result, from_alert=from_alert, facilities=scenario.dp_facilities,
                   campaigns=list(enumerate(scenario.vector.campaigns, start=1)),
                   sites=[s for s in scenario.sites if s.activation.actual is None])
 
