@@ -292,6 +292,7 @@ def patients(request: Request, trial_id: str, principal: PageUser, session: Db,
         rows.append({"label": label, "plan": charts.plan_segments(row),
                      "actual": charts.actual_segments(actual, today), "why": why})
         table.append({"label": label, "row": row, "why": why,
+                      "coi": ctx.coi(str(patient_id)) if patient_id else None,
                       "state": ctx.state(str(patient_id)) if patient_id else None})
     return render(request, "patients.html", principal=principal, ctx=ctx, view="patients",
                   plan_info=info, gantt=charts.gantt_chart(rows, today), table=table,
