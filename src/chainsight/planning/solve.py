@@ -8,7 +8,13 @@ from typing import Literal
 from chainsight.domain import Scenario
 from chainsight.planning.cpsat import solve as cpsat_solve
 from chainsight.planning.data import Problem, build_problem
-from chainsight.planning.fcfs import fcfs_schedule, greedy_schedule, priority_order
+from chainsight.planning.fcfs import (
+    enrolment_order,
+    fcfs_schedule,
+    greedy_schedule,
+    priority_order,
+)
+from chainsight.planning.local_search import improve_order
 from chainsight.planning.objective import evaluate
 from chainsight.planning.plan import Plan, SolverInfo, build_plan
 from chainsight.planning.schedule import Schedule
@@ -42,23 +48,37 @@ def plan(scenario: Scenario, *, policy: Policy = "optimal",
     return build_plan(scenario, problem, schedule, info, parameters)
 
 
+# Share of the time limit spent improving the greedy order before CP-SAT takes over, and
+# the least the solver is given whatever the warm start took.
+SEARCH_SHARE = 0.3
+MIN_SOLVER_SECONDS = 0.5
 # Queue-jumping allowances tried for the warm start, in days per unit of priority.
 _PRIORITY_DAYS = (7, 14, 30, 60)
 
 
-def best_start(problem: Problem, fcfs: Schedule) -> Schedule:
-    """The best of FCFS and a few priority-aware greedy orders: the solver's warm start.
+def best_start(problem: Problem, fcfs: Schedule, *, budget_seconds: float = 0.0,
+               seed: int = 0) -> Schedule:
+    """The solver's warm start: the best of FCFS and priority-aware greedy orders, then
+    improved by iterated greedy for ``budget_seconds``.
 
     CP-SAT's neighbourhood search improves a start locally; reordering a long queue by
     priority is a global move it rarely finds in seconds, so it gets that start directly.
     Never fewer patients than FCFS, so the solver's floor stays FCFS's count.
     """
+    floor = len(fcfs.bookings)
     best, best_cost = fcfs, evaluate(problem, fcfs).scaled_total
+    best_order = enrolment_order(problem)
     for days in _PRIORITY_DAYS:
-        candidate = greedy_schedule(problem, priority_order(problem, days))
+        order = priority_order(problem, days)
+        candidate = greedy_schedule(problem, order)
         cost = evaluate(problem, candidate).scaled_total
-        if cost < best_cost and len(candidate.bookings) >= len(fcfs.bookings):
-            best, best_cost = candidate, cost
+        if cost < best_cost and len(candidate.bookings) >= floor:
+            best, best_cost, best_order = candidate, cost, order
+    if budget_seconds > 0:
+        found = improve_order(problem, best_order, floor=floor, budget_seconds=budget_seconds,
+                              seed=seed)
+        if found.cost < best_cost and len(found.schedule.bookings) >= floor:
+            best = found.schedule
     return best
 
 
@@ -74,10 +94,11 @@ def schedule_for(problem: Problem, *, policy: Policy = "optimal",
         return fcfs, SolverInfo(name="fcfs", status="FEASIBLE", seconds=seconds,
                                 objective=fcfs_cost.total, bound=None, policy="fcfs",
                                 first_solution_seconds=seconds)
-    hint = best_start(problem, fcfs)
+    hint = best_start(problem, fcfs, budget_seconds=time_limit * SEARCH_SHARE, seed=seed)
     start_seconds = time.perf_counter() - t0
     result = cpsat_solve(problem, hint=hint, min_planned=len(hint.bookings),
-                         time_limit=time_limit, workers=workers, seed=seed)
+                         time_limit=max(MIN_SOLVER_SECONDS, time_limit - start_seconds),
+                         workers=workers, seed=seed)
     seconds = round(time.perf_counter() - t0, 3)
     first = result.first_solution_seconds
     first_total = round(start_seconds + first, 3) if first is not None else None
@@ -85,7 +106,7 @@ def schedule_for(problem: Problem, *, policy: Policy = "optimal",
     candidates: list[tuple[int, int, Schedule, str | None]] = [
         (fcfs_cost.scaled_total, 2, fcfs, "fcfs")]
     if hint is not fcfs:
-        candidates.append((evaluate(problem, hint).scaled_total, 1, hint, "priority-greedy"))
+        candidates.append((evaluate(problem, hint).scaled_total, 1, hint, "greedy-search"))
     if result.schedule is not None \
             and len(result.schedule.bookings) >= len(fcfs.bookings):
         candidates.append((evaluate(problem, result.schedule).scaled_total, 0,
