@@ -268,8 +268,9 @@ def test_a_radar_action_is_tried_as_a_what_if(as_role: AsRole) -> None:
 
 
 def _last_collection_day() -> dt.date:
-    """The latest day before today that S01 collects on (Mon-Thu)."""
-    day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    """The latest day S01 collects on (Mon-Thu) at least two days ago, so that the hand-over
+    the next morning is in the past whatever the time of day the test runs."""
+    day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=2)
     while day.weekday() > 3:
         day -= dt.timedelta(days=1)
     return day
