@@ -107,6 +107,17 @@ def test_chunking_keeps_runs_reproducible(demo: Scenario) -> None:
     assert np.array_equal(small.ttt_hist, again.ttt_hist)
 
 
+def test_chunks_in_several_processes_give_the_same_forecast(demo: Scenario) -> None:
+    from chainsight.forecast import ForecastConfig, summarise
+
+    config = ForecastConfig(chunk_runs=100)
+    serial = summarise(simulate(demo, 300, 4, config))
+    pooled = summarise(simulate(demo, 300, 4, config, workers=2))
+    assert json.dumps(serial) == json.dumps(pooled)
+    with pytest.raises(ValueError, match="workers"):
+        simulate(demo, 300, 4, config, workers=0)
+
+
 def _variant(scenario: Scenario, **changes: Any) -> Scenario:
     data = scenario_data(scenario)
     for path, value in changes.items():

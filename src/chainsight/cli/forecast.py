@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -95,12 +96,14 @@ def _simulate(scenario: Scenario, runs: int, seed: int, label: str) -> Simulatio
     config = ForecastConfig()
     if runs < _PROGRESS_FROM_RUNS:
         return simulate(scenario, runs, seed, config)
+    # Chunks are independent and seeded apart: several processes give the same result.
+    workers = os.cpu_count() or 1
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total} runs"), TimeElapsedColumn(),
                   console=err_console, transient=True,
                   disable=not err_console.is_terminal) as bar:
         task = bar.add_task(label, total=runs)
-        return simulate(scenario, runs, seed, config,
+        return simulate(scenario, runs, seed, config, workers=workers,
                         progress=lambda done, _total: bar.update(task, completed=done))
 
 

@@ -26,8 +26,10 @@ from __future__ import annotations
 import datetime as dt
 import importlib.metadata
 import math
+import multiprocessing as mp
 import platform
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,30 +87,43 @@ class Simulation:
 def simulate(
     scenario: Scenario, runs: int, seed: int, config: ForecastConfig | None = None,
     overrides: Overrides | None = None, within_days: int = 14,
-    progress: Progress | None = None, fit: EnrollmentFit | None = None,
+    progress: Progress | None = None, fit: EnrollmentFit | None = None, workers: int = 1,
 ) -> Simulation:
     """Run the Monte Carlo simulation; ``progress(done, total)`` is told after each chunk.
 
     The runs are simulated in chunks of ``config.chunk_runs``; chunk ``k`` draws from
     child ``k`` of ``SeedSequence(seed)``, so a seed reproduces the same runs whatever
-    reports progress, and a what-if on the same seed sees the same draws.
+    reports progress, and a what-if on the same seed sees the same draws. With
+    ``workers`` > 1 the chunks run in that many processes: the same runs, the same
+    result, sooner on a machine with the cores.
     """
     if runs <= 0:
         raise ValueError(f"runs must be a positive number, not {runs}")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, not {workers}")
     config = config or ForecastConfig()
     compiled = compile_scenario(scenario)
     fit = fit or fit_enrollment(scenario, config)
     chunks = math.ceil(runs / config.chunk_runs)
     seqs = np.random.SeedSequence(seed).spawn(chunks)
+    sizes = [min(config.chunk_runs, runs - k * config.chunk_runs) for k in range(chunks)]
+    jobs = [(compiled, fit, sizes[k], seqs[k], config, overrides, within_days)
+            for k in range(chunks)]
     parts: list[ChunkResult] = []
-    done = 0
-    for k in range(chunks):
-        size = min(config.chunk_runs, runs - done)
-        parts.append(simulate_chunk(compiled, fit, size, seqs[k], config, overrides,
-                                    within_days))
-        done += size
-        if progress is not None:
-            progress(done, runs)
+    if workers > 1 and chunks > 1:
+        # fork shares the compiled scenario without re-importing the package; the chunks
+        # come back in order, so the result is the serial one.
+        context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else None)
+        with ProcessPoolExecutor(max_workers=min(workers, chunks), mp_context=context) as pool:
+            for part in pool.map(_run_chunk, jobs):
+                parts.append(part)
+                if progress is not None:
+                    progress(sum(sizes[: len(parts)]), runs)
+    else:
+        for job in jobs:
+            parts.append(_run_chunk(job))
+            if progress is not None:
+                progress(sum(sizes[: len(parts)]), runs)
 
     def cat(name: str) -> Any:
         return np.concatenate([getattr(p, name) for p in parts], axis=0)
@@ -129,6 +144,10 @@ def simulate(
         within=sum(p.within for p in parts), eligible=sum(p.eligible for p in parts),
         runs_made=cat("runs_made"), doses_expired=cat("doses_expired"),
     )
+
+
+def _run_chunk(job: tuple[Any, ...]) -> ChunkResult:
+    return simulate_chunk(*job)
 
 
 def quantile(values: NDArray[Any], q: float) -> int:
@@ -236,10 +255,11 @@ def versions() -> dict[str, str]:
 
 def forecast(
     scenario: Scenario, runs: int = 1000, seed: int = 0, config: ForecastConfig | None = None,
-    overrides: Overrides | None = None, progress: Progress | None = None,
+    overrides: Overrides | None = None, progress: Progress | None = None, workers: int = 1,
 ) -> dict[str, Any]:
     """Forecast the trial: the ``chainsight-forecast/1`` JSON (module docstring)."""
-    return summarise(simulate(scenario, runs, seed, config, overrides, progress=progress))
+    return summarise(simulate(scenario, runs, seed, config, overrides, progress=progress,
+                              workers=workers))
 
 
 def day_of(scenario: Scenario, day: dt.date) -> int:
