@@ -33,3 +33,10 @@ def test_no_budget_returns_the_greedy_of_the_given_order() -> None:
     found = improve_order(problem, order, floor=0, budget_seconds=0)
     assert found.iterations == 0
     assert [p.id for p in found.order] == [p.id for p in order]
+
+
+def test_search_on_a_short_queue_stops_before_its_budget() -> None:
+    problem = build_problem(congested_trial(6, seed=4))
+    order = priority_order(problem, 14)
+    found = improve_order(problem, order, floor=0, budget_seconds=30)
+    assert 0 < found.iterations <= 50 + 5 * len(order) * 4

@@ -21,6 +21,10 @@ from chainsight.planning.schedule import Schedule
 # How far one move shifts a patient in the queue, and how many moves one step makes.
 MAX_SHIFT = 8
 MAX_MOVES = 4
+# Steps without a strictly better plan after which the search stops before its budget:
+# a short queue has few orders worth trying, and the solver should get the time.
+STALL_BASE = 50
+STALL_PER_PATIENT = 5
 
 
 @dataclass(frozen=True)
@@ -38,16 +42,20 @@ def improve_order(problem: Problem, order: list[PatientData], *, floor: int,
     """Improve a greedy order within a time budget; never fewer than ``floor`` patients.
 
     Each step moves one to four patients by up to eight places and keeps the new order if
-    its plan costs no more (ties are accepted, so the search can cross plateaus).
+    its plan costs no more (ties are accepted, so the search can cross plateaus). It stops
+    early once ``STALL_BASE + STALL_PER_PATIENT * len(order)`` steps in a row found nothing
+    strictly better.
     """
     rng = random.Random(seed)
     best_order = list(order)
     best = greedy_schedule(problem, best_order)
     best_cost = evaluate(problem, best).scaled_total
     deadline = time.perf_counter() + max(0.0, budget_seconds)
-    iterations = 0
-    while len(best_order) > 1 and time.perf_counter() < deadline:
+    iterations = stalled = 0
+    patience = STALL_BASE + STALL_PER_PATIENT * len(order)
+    while len(best_order) > 1 and stalled < patience and time.perf_counter() < deadline:
         iterations += 1
+        stalled += 1
         candidate = list(best_order)
         for _ in range(rng.randint(1, MAX_MOVES)):
             i = rng.randrange(len(candidate))
@@ -57,6 +65,8 @@ def improve_order(problem: Problem, order: list[PatientData], *, floor: int,
         if len(schedule.bookings) < floor:
             continue
         cost = evaluate(problem, schedule).scaled_total
+        if cost < best_cost:
+            stalled = 0
         if cost <= best_cost:
             best_order, best, best_cost = candidate, schedule, cost
     return SearchResult(best_order, best, best_cost, iterations)
