@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := examples/demo-cart-phase1.yaml
 DEMO_TRIAL := CART-DEMO
+# The demo trial is planned on 2027-01-04: the record's clock starts there and runs.
+DEMO_CLOCK := 2027-01-04T09:00:00Z
 PYTEST_ARGS ?=
 
 .PHONY: help install run test lint typecheck unit bench lock docs clean
@@ -31,7 +33,7 @@ run: install
 	$(BIN)/chainsight summary $(DEMO_TRIAL)
 	$(BIN)/chainsight demo-users $(DEMO_TRIAL)
 	@echo "Control tower: http://127.0.0.1:8000/ (log in with a demo user above, password chainsight-demo)"
-	$(BIN)/chainsight serve --host 127.0.0.1 --port 8000
+	$(BIN)/chainsight serve --host 127.0.0.1 --port 8000 --clock-start $(DEMO_CLOCK)
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

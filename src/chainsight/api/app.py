@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, *,
         hasher=password_hasher(time_cost=settings.argon2_time_cost,
                                memory_kib=settings.argon2_memory_kib,
                                parallelism=settings.argon2_parallelism))
+    clock = clock or settings.record_clock()
     if clock is not None:
         services.clock = clock
     hub = Hub()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,6 +18,10 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    clock_start: dt.datetime | None = Field(
+        default=None,
+        description="start the record's clock at this instant (UTC if no zone) and let it run "
+                    "from there: a demonstration on a trial planned in the future")
     database_url: str | None = Field(
         default=None, description="the store; None: the store's default (see store.session)")
     forecast_max_runs: int = Field(default=2000, ge=1,
@@ -45,6 +51,17 @@ class Settings(BaseModel):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
+
+    def record_clock(self) -> Callable[[], dt.datetime] | None:
+        """The record's clock when ``clock_start`` is set: real time, shifted so that it
+        reads ``clock_start`` now; None means the system clock."""
+        if self.clock_start is None:
+            return None
+        start = self.clock_start
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=dt.UTC)
+        offset = start - dt.datetime.now(dt.UTC)
+        return lambda: dt.datetime.now(dt.UTC) + offset
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -197,11 +197,11 @@ def field_of(path: str, names: set[str]) -> str | None:
     return None
 
 
-def default_day() -> str:
-    """The record's clock (UTC today): nothing may be recorded after it."""
-    return dt.datetime.now(dt.UTC).date().isoformat()
+def default_day(now: dt.datetime) -> str:
+    """The record's clock's day (UTC): nothing may be recorded after it."""
+    return now.astimezone(dt.UTC).date().isoformat()
 
 
-def default_time() -> str:
-    """Now, in UTC, as a datetime-local input wants it."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M")
+def default_time(now: dt.datetime) -> str:
+    """The record's clock's time, in UTC, as a datetime-local input wants it."""
+    return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M")

@@ -592,9 +592,9 @@ def _choices(principal: Principal, ctx: TrialContext) -> forms.Choices:
     return choices
 
 
-def _defaults(principal: Principal, ctx: TrialContext, kind: str, ref: str | None
-              ) -> dict[str, str]:
-    values = {"occurred_on": forms.default_day(), "custody.at": forms.default_time(),
+def _defaults(principal: Principal, ctx: TrialContext, kind: str, ref: str | None,
+              now: dt.datetime) -> dict[str, str]:
+    values = {"occurred_on": forms.default_day(now), "custody.at": forms.default_time(now),
               "custody.temperature_ok": "on"}
     if ref:
         if identifies_patients(principal):
@@ -641,7 +641,8 @@ def events(request: Request, trial_id: str, principal: PageUser, session: Db,
     """The events the user sees, and the form to record one."""
     ctx = _page(request, session, principal, trial_id, "events")
     chosen = kind if kind in forms.kinds_for(principal) else None
-    values = _defaults(principal, ctx, chosen or "", patient)
+    values = _defaults(principal, ctx, chosen or "", patient,
+                       request.app.state.services.clock())
     return _events_page(request, principal, ctx, session, kind=chosen, values=values,
                         errors={}, general=[], recorded=recorded)
 
