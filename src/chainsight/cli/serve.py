@@ -30,9 +30,9 @@ def serve(
     from chainsight.store.session import database_url, safe_url
     from chainsight.web import install as install_web
 
-    overrides = {"clock_start": clock_start} if clock_start else {}
     try:
-        settings = Settings.from_env(**overrides)
+        settings = (Settings.from_env(None, clock_start=clock_start) if clock_start
+                    else Settings.from_env())
     except ValidationError as error:
         details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
                             for e in error.errors())
