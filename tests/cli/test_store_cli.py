@@ -251,4 +251,16 @@ def test_import_is_audited_with_who_and_why(sqlite_store: str,
     entries = json.loads(out)
     assert entries
     assert {e["actor"] for e in entries} == {"supply-lead"}
-    assert {e["reason"] for e in entries} == {"import of demo-cart-phase1.yaml"}
+    # the scenario's own rows carry the import's reason; the record's rows say their own
+    scenario_rows = [e for e in entries if not e["table"].startswith("record_")]
+    assert {e["table"] for e in scenario_rows} >= {"trials", "sites", "patients"}
+    assert {e["reason"] for e in scenario_rows} == {"import of demo-cart-phase1.yaml"}
+
+
+def test_import_opens_the_record_with_a_coi_per_patient(sqlite_store: str) -> None:
+    assert run("import", str(DEMO))[0] == 0
+    code, out, err = run("coi", "list", "--trial", "CART-DEMO")
+    assert code == 0, err
+    scenario = load_scenario(DEMO)
+    for patient in scenario.patients:
+        assert patient.id in out

@@ -32,6 +32,7 @@ from chainsight.domain import (
     schedule_transfer,
 )
 from chainsight.record.audit import default_actor, set_context
+from chainsight.record.service import load_ledger
 from chainsight.store.errors import TrialExists
 from chainsight.store.repository import get_scenario, list_trials, save_scenario, trial_exists
 from chainsight.store.session import database_url, safe_url, unit_of_work
@@ -66,10 +67,14 @@ def import_(
                 highlight=False,
             )
             return
-        set_context(session, actor=default_actor(),
+        actor = default_actor()
+        set_context(session, actor=actor,
                     reason=f"{'replace' if replace else 'import'} of {file.name}")
         try:
             save_scenario(session, scenario, replace=replace)
+            # Open the trial's record with it, as the API does: every patient gets a
+            # chain-of-identity id from the start (CDMOs and couriers know no other).
+            load_ledger(session, scenario, user=actor, now=dt.datetime.now(dt.UTC))
         except TrialExists:
             fail(
                 f"FILE: trial {trial_id!r} is already stored; use --replace to overwrite it "
