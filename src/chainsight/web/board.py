@@ -21,13 +21,12 @@ from chainsight.api.auth.principal import Principal
 from chainsight.api.dependencies import Services, load_context
 from chainsight.api.engines import run_forecast, run_planner
 from chainsight.api.routers.events import event_item
-from chainsight.api.routers.risks import current_alerts
+from chainsight.api.routers.risks import alert_rank, current_alerts, visible_incidents
 from chainsight.api.scoping import (
     TrialContext,
     alert_view,
     event_view,
     identifies_patients,
-    incident_view,
     may,
     plan_view,
     sees_trial,
@@ -247,7 +246,6 @@ class Radar:
     incidents: list[dict[str, Any]] = field(default_factory=list)
 
 
-SEVERITY_RANK = {"critical": 0, "high": 1, "warning": 2, "info": 3}
 
 
 def radar_of(session: Session, principal: Principal, ctx: TrialContext,
@@ -264,17 +262,8 @@ def radar_of(session: Session, principal: Principal, ctx: TrialContext,
             if row.acknowledged_at else None,
             "acknowledged_by": row.acknowledged_by, "comment": row.comment,
             "assignee": row.assignee})
-    found.alerts.sort(key=lambda a: (SEVERITY_RANK.get(a["severity"], 4),
-                                     -a["probability"] * a["impact"], a["id"]))
-    for incident in record_repo.alerts(session, ctx.trial):
-        item = {"id": incident.id, "kind": incident.kind, "code": incident.code,
-                "patient": incident.patient, "field": incident.field,
-                "message": incident.message, "raised_by": incident.raised_by,
-                "raised_at": repo.aware(incident.raised_at)}
-        shown = incident_view(principal, ctx, item)
-        if shown is not None:
-            found.incidents.append(shown)
-    found.incidents.reverse()
+    found.alerts.sort(key=alert_rank)
+    found.incidents = visible_incidents(session, principal, ctx)[::-1]
     return found
 
 

@@ -20,6 +20,7 @@ from chainsight.api.routers import api_router
 from chainsight.api.schemas import AcknowledgeIn, AlertOut, IncidentOut, RisksOut
 from chainsight.api.scoping import TrialContext, alert_view, incident_view, require
 from chainsight.record import repository as record_repo
+from chainsight.risks.alerts import SEVERITY_ORDER
 
 router = api_router("risks")
 AlertId = Annotated[str, Path(min_length=1, max_length=120)]
@@ -53,6 +54,28 @@ def current_alerts(session: Session, ctx: TrialContext, runs: int
     return rows
 
 
+def alert_rank(alert: dict[str, Any]) -> tuple[int, float, str]:
+    """The radar's order: most severe, then most likely times worst, then id."""
+    return (-SEVERITY_ORDER.get(alert["severity"], -1),
+            -alert["probability"] * alert["impact"], alert["id"])
+
+
+def visible_incidents(session: Session, principal: Principal, ctx: TrialContext
+                      ) -> list[dict[str, Any]]:
+    """The record's incidents (refused events, excursions...) the principal may see,
+    oldest first."""
+    shown = []
+    for incident in record_repo.alerts(session, ctx.trial):
+        item = {"id": incident.id, "kind": incident.kind, "code": incident.code,
+                "patient": incident.patient, "field": incident.field,
+                "message": incident.message, "raised_by": incident.raised_by,
+                "raised_at": repo.aware(incident.raised_at)}
+        view = incident_view(principal, ctx, item)
+        if view is not None:
+            shown.append(view)
+    return shown
+
+
 def _alert_for(data: dict[str, Any], principal: Principal, ctx: TrialContext
                ) -> dict[str, Any] | None:
     return alert_view(principal, ctx, data)
@@ -74,17 +97,9 @@ def get_risks(ctx: Trial, principal: CurrentUser, session: Db,
         view = _visible(principal, ctx, row)
         if view is not None:
             alerts.append(_alert_out(row, view))
-    order = {"critical": 0, "high": 1, "warning": 2, "info": 3}
-    alerts.sort(key=lambda a: (order.get(a.severity, 4), -a.probability * a.impact, a.id))
-    incidents = []
-    for incident in record_repo.alerts(session, ctx.trial):
-        item = {"id": incident.id, "kind": incident.kind, "code": incident.code,
-                "patient": incident.patient, "field": incident.field,
-                "message": incident.message, "raised_by": incident.raised_by,
-                "raised_at": repo.aware(incident.raised_at)}
-        shown = incident_view(principal, ctx, item)
-        if shown is not None:
-            incidents.append(IncidentOut.model_validate(shown))
+    alerts.sort(key=lambda a: alert_rank(a.model_dump()))
+    incidents = [IncidentOut.model_validate(item)
+                 for item in visible_incidents(session, principal, ctx)]
     return RisksOut(trial=ctx.trial, computed_at=repo.now(), alerts=alerts,
                     incidents=incidents)
 
