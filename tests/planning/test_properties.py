@@ -77,6 +77,7 @@ def _check(data: dict[str, Any]) -> None:
         assert problems == [], problems
     assert optimal.solver.objective <= fcfs.solver.objective + 1e-6
     assert optimal.kpis.patients_planned >= fcfs.kpis.patients_planned
+    assert optimal.kpis.vector_units_expiring <= fcfs.kpis.vector_units_expiring
     for entry in optimal.patients:  # history never changes (rule 8, checked twice over)
         source = scenario.patient(entry.patient)
         if source.outcome != "failed" and source.apheresis is not None:

@@ -38,8 +38,10 @@ class SearchResult:
 
 
 def improve_order(problem: Problem, order: list[PatientData], *, floor: int,
-                  budget_seconds: float, seed: int = 0) -> SearchResult:
-    """Improve a greedy order within a time budget; never fewer than ``floor`` patients.
+                  budget_seconds: float, seed: int = 0,
+                  max_expiring: int | None = None) -> SearchResult:
+    """Improve a greedy order within a time budget; never fewer than ``floor`` patients
+    and never more than ``max_expiring`` vector units left to expire.
 
     Each step moves one to four patients by up to eight places and keeps the new order if
     its plan costs no more (ties are accepted, so the search can cross plateaus). It stops
@@ -64,7 +66,10 @@ def improve_order(problem: Problem, order: list[PatientData], *, floor: int,
         schedule = greedy_schedule(problem, candidate)
         if len(schedule.bookings) < floor:
             continue
-        cost = evaluate(problem, schedule).scaled_total
+        found = evaluate(problem, schedule)
+        if max_expiring is not None and found.vector_units_expiring > max_expiring:
+            continue
+        cost = found.scaled_total
         if cost < best_cost:
             stalled = 0
         if cost <= best_cost:

@@ -32,8 +32,9 @@ def plan(scenario: Scenario, *, policy: Policy = "optimal",
 
     ``fcfs`` books patients in enrolment order, each on its earliest chain. ``optimal``
     hands that plan to CP-SAT as a hint and a floor: the result is never worse on the
-    objective and never plans fewer patients (if the solver does not beat it in
-    ``time_limit`` seconds, the FCFS plan comes back, marked as the fallback).
+    objective, never plans fewer patients and never leaves more vector units to expire
+    (if the solver does not beat it in ``time_limit`` seconds, the FCFS plan comes back,
+    marked as the fallback).
     """
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {', '.join(POLICIES)}, not {policy!r}")
@@ -63,20 +64,24 @@ def best_start(problem: Problem, fcfs: Schedule, *, budget_seconds: float = 0.0,
 
     CP-SAT's neighbourhood search improves a start locally; reordering a long queue by
     priority is a global move it rarely finds in seconds, so it gets that start directly.
-    Never fewer patients than FCFS, so the solver's floor stays FCFS's count.
+    Never fewer patients and never more vector units left to expire than FCFS, so the
+    solver's floor and cap stay FCFS's.
     """
     floor = len(fcfs.bookings)
-    best, best_cost = fcfs, evaluate(problem, fcfs).scaled_total
+    baseline = evaluate(problem, fcfs)
+    cap = baseline.vector_units_expiring
+    best, best_cost = fcfs, baseline.scaled_total
     best_order = enrolment_order(problem)
     for days in _PRIORITY_DAYS:
         order = priority_order(problem, days)
         candidate = greedy_schedule(problem, order)
-        cost = evaluate(problem, candidate).scaled_total
-        if cost < best_cost and len(candidate.bookings) >= floor:
-            best, best_cost, best_order = candidate, cost, order
+        cost = evaluate(problem, candidate)
+        if (cost.scaled_total < best_cost and len(candidate.bookings) >= floor
+                and cost.vector_units_expiring <= cap):
+            best, best_cost, best_order = candidate, cost.scaled_total, order
     if budget_seconds > 0:
         found = improve_order(problem, best_order, floor=floor, budget_seconds=budget_seconds,
-                              seed=seed)
+                              seed=seed, max_expiring=cap)
         if found.cost < best_cost and len(found.schedule.bookings) >= floor:
             best = found.schedule
     return best
@@ -98,7 +103,8 @@ def schedule_for(problem: Problem, *, policy: Policy = "optimal",
     start_seconds = time.perf_counter() - t0
     result = cpsat_solve(problem, hint=hint, min_planned=len(hint.bookings),
                          time_limit=max(MIN_SOLVER_SECONDS, time_limit - start_seconds),
-                         workers=workers, seed=seed)
+                         workers=workers, seed=seed,
+                         max_expiring=fcfs_cost.vector_units_expiring)
     seconds = round(time.perf_counter() - t0, 3)
     first = result.first_solution_seconds
     first_total = round(start_seconds + first, 3) if first is not None else None

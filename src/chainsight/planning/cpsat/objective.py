@@ -39,6 +39,17 @@ def objective_expression(problem: Problem, v: Variables, c: Constraints) -> cp_m
     return sum(terms) + constant
 
 
+def expiring_expression(problem: Problem, c: Constraints) -> cp_model.LinearExprT:
+    """Vector units of lots expiring inside the horizon that no run uses."""
+    terms: list[cp_model.LinearExprT] = []
+    constant = 0
+    for lot in problem.lots.values():
+        if lot.expires_in_horizon:
+            constant += lot.units
+            terms.extend(-units * y for units, y in c.lot_usage.get(lot.id, []))
+    return sum(terms) + constant
+
+
 def move_terms(model: cp_model.CpModel, v: Variables, previous: dict[str, Booking],
                weight: int, hint: dict[str, Booking] | None = None
                ) -> list[cp_model.LinearExprT]:

@@ -8,7 +8,11 @@ from dataclasses import dataclass
 from ortools.sat.python import cp_model
 
 from chainsight.planning.cpsat.constraints import Constraints
-from chainsight.planning.cpsat.objective import move_terms, objective_expression
+from chainsight.planning.cpsat.objective import (
+    expiring_expression,
+    move_terms,
+    objective_expression,
+)
 from chainsight.planning.cpsat.variables import Variables, build_variables
 from chainsight.planning.data import Problem
 from chainsight.planning.objective import SCALE, evaluate
@@ -50,12 +54,14 @@ class _FirstSolution(cp_model.CpSolverSolutionCallback):
 def solve(problem: Problem, *, hint: Schedule | None = None, min_planned: int = 0,
           time_limit: float = 10.0, workers: int = 2, seed: int = 0,
           presolve: bool = False, fixed: dict[str, Booking] | None = None,
-          previous: dict[str, Booking] | None = None, move_weight: int = 0) -> SolveResult:
+          previous: dict[str, Booking] | None = None, move_weight: int = 0,
+          max_expiring: int | None = None) -> SolveResult:
     """Optimise the plan; ``hint`` warm-starts the search (a feasible schedule helps most).
 
     Re-planning passes ``fixed`` bookings (kept as they are) and ``previous`` bookings
     whose dates cost ``move_weight`` (scaled) each if they move; the reported objective is
-    then the plan objective plus that stability cost.
+    then the plan objective plus that stability cost. ``max_expiring`` caps the vector
+    units left to expire unused inside the horizon (the planner passes FCFS's figure).
     """
     model = cp_model.CpModel()
     v = build_variables(model, problem, hint)
@@ -63,6 +69,8 @@ def solve(problem: Problem, *, hint: Schedule | None = None, min_planned: int = 
     c.add_all(min_planned=min(min_planned, len(v.patients)))
     if fixed:
         c.keep_bookings(fixed)
+    if max_expiring is not None:
+        model.add(expiring_expression(problem, c) <= max_expiring)
     expr = objective_expression(problem, v, c)
     moves = move_terms(model, v, previous or {}, move_weight,
                        hint.bookings if hint is not None else None)
