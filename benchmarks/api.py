@@ -15,7 +15,6 @@ import asyncio
 import datetime as dt
 import json
 import os
-import platform
 import socket
 import statistics
 import tempfile
@@ -30,6 +29,7 @@ from typing import Any
 import httpx
 import uvicorn
 import yaml
+from _machine import machine  # benchmarks/ is the script's folder
 from sqlalchemy import func, select
 
 from chainsight.api.app import create_app
@@ -43,18 +43,6 @@ DEMO = ROOT / "examples" / "demo-cart-phase1.yaml"
 TRIAL = "CART-DEMO"
 NOW = dt.datetime(2027, 1, 15, 12, 0, tzinfo=dt.UTC)
 CLIENTS = 50
-
-
-def machine() -> str:
-    """The machine the figures were measured on."""
-    model = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            model = next((line.split(":", 1)[1].strip() for line in info
-                          if line.startswith("model name")), model)
-    except OSError:
-        pass
-    return f"nproc {os.cpu_count()}, CPU {model}, Python {platform.python_version()}"
 
 
 def free_port() -> int:

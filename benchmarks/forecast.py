@@ -9,28 +9,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import subprocess
 import time
 
-import numpy as np
+from _machine import machine  # benchmarks/ is the script's folder
 
 from chainsight.forecast import simulate, summarise
 from chainsight.forecast.reference_des import simulate_reference
 from chainsight.forecast.synthetic import synthetic_trial
 from chainsight.forecast.whatif import compare, forecast_sweep, parse_what_if
-
-
-def machine() -> str:
-    """nproc, CPU model and library versions, for the record."""
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        model = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines()
-                      if line.startswith("Model name")), platform.processor() or "unknown")
-    except OSError:
-        model = platform.processor() or "unknown"
-    return (f"nproc {os.cpu_count()}, CPU {model}, Python {platform.python_version()}, "
-            f"numpy {np.__version__}")
 
 
 def best_of(repeat: int, fn: object, clock: object = time.perf_counter) -> float:
@@ -60,7 +46,7 @@ def main() -> None:
     parser.add_argument("--sweep-runs", type=int, default=2000)
     args = parser.parse_args()
 
-    print(f"machine: {machine()}")
+    print(f"machine: {machine('numpy')}")
     trial = synthetic_trial(n_sites=36, target=300, seed=0)
     print(f"trial: {len(trial.sites)} sites, target {trial.trial.target_enrollment} patients, "
           f"{len(trial.dp_facilities)} CDMOs, horizon {trial.trial.horizon_days} days")

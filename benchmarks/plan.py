@@ -10,13 +10,11 @@ units left to expire; then the time to re-plan 150 patients after one event.
 
 from __future__ import annotations
 
-import platform
-import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 
+from _machine import machine  # benchmarks/ is the script's folder
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -37,20 +35,6 @@ def cases(quick: bool) -> list[tuple[str, Scenario, float]]:
     limits = {50: 5.0, 150: 10.0, 300: 10.0, 600: 20.0}
     out += [(f"congested-{n}", congested_trial(n, seed=1), limits[n]) for n in sizes]
     return out
-
-
-def machine() -> str:
-    """CPU, cores, Python and OR-Tools versions."""
-    model = platform.processor() or "unknown CPU"
-    try:
-        lines = subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
-        model = next((ln.split(":", 1)[1].strip() for ln in lines
-                      if ln.startswith("Model name")), model)
-    except OSError:
-        pass
-    cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    return (f"{model}, nproc {cores}, Python {platform.python_version()}, "
-            f"OR-Tools {metadata.version('ortools')}")
 
 
 def main() -> int:
@@ -105,7 +89,7 @@ def main() -> int:
     for kind, seconds, kept, changes, planned in replans:
         replan_table.add_row(kind, f"{seconds:.2f}", str(kept), str(changes), str(planned))
     console.print(replan_table)
-    console.print(f"Machine: {machine()}")
+    console.print(f"Machine: {machine('ortools')}")
     return 0
 
 

@@ -10,7 +10,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def main() -> int:
-    scripts = sorted(p for p in HERE.glob("*.py") if p.name != Path(__file__).name)
+    scripts = sorted(p for p in HERE.glob("*.py")
+                     if p.name != Path(__file__).name and not p.name.startswith("_"))
     failed = 0
     for script in scripts:
         print(f"\n=== {script.name} ===", flush=True)
