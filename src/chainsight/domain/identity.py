@@ -62,8 +62,8 @@ def is_valid_check(text: str) -> bool:
 
 
 @dataclass(frozen=True)
-class DonationId:
-    """An ISBT-128-style donation identifier with its check character."""
+class _CheckedId:
+    """Facility code, year and sequence, with the check character over ``body``."""
 
     facility_code: str
     year: str
@@ -72,29 +72,24 @@ class DonationId:
 
     @property
     def body(self) -> str:
-        """The 13 characters the check is computed over."""
+        """The characters the check is computed over."""
         return f"{self.facility_code}{self.year}{self.sequence}"
 
     def __str__(self) -> str:
         return self.body + self.check
 
 
-@dataclass(frozen=True)
-class CoiId:
-    """A chain-of-identity identifier: one patient's therapy, carried on every label."""
+class DonationId(_CheckedId):
+    """An ISBT-128-style donation identifier with its check character."""
 
-    facility_code: str
-    year: str
-    sequence: str
-    check: str
+
+class CoiId(_CheckedId):
+    """A chain-of-identity identifier: one patient's therapy, carried on every label."""
 
     @property
     def body(self) -> str:
         """The characters the check is computed over (``CH`` included)."""
-        return f"{COI_PREFIX}{self.facility_code}{self.year}{self.sequence}"
-
-    def __str__(self) -> str:
-        return self.body + self.check
+        return COI_PREFIX + super().body
 
 
 def check_facility_code(code: str) -> str:
