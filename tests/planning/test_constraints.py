@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from chainsight.planning import plan
+from chainsight.planning.cpsat import solve as cpsat_solve
 from chainsight.planning.data import build_problem
 from chainsight.planning.fcfs import fcfs_schedule
 from chainsight.planning.objective import evaluate
@@ -189,3 +190,19 @@ def test_solver_objective_is_the_shared_objective(demo) -> None:  # type: ignore
     assert optimal.solver.bound == optimal.solver.objective
     problem = build_problem(demo)
     assert evaluate(problem, fcfs_schedule(problem)).total >= optimal.solver.objective
+
+
+def test_a_hint_leaving_a_single_facility_patient_unplanned_is_a_valid_model() -> None:
+    # The only lot expires before the first possible start: FCFS plans nobody, and the
+    # hint must not name the presence literal twice (CP-SAT rejects such a model).
+    data = base(patients=1)
+    data["sites"][0]["apheresis"]["weekdays"] = ["Mon"]
+    data["facilities"][0]["start_weekdays"] = ["Mon"]
+    data["vector"]["lots"][0].update({"released": day(0), "expires": day(5)})
+    problem = build_problem(build(data))
+    hint = fcfs_schedule(problem)
+    assert hint.bookings == {}
+    result = cpsat_solve(problem, hint=hint, time_limit=5, workers=1)
+    assert result.status == "OPTIMAL"
+    assert result.schedule is not None
+    assert result.schedule.bookings == {}

@@ -75,7 +75,10 @@ def _check(data: dict[str, Any]) -> None:
     for result in (fcfs, optimal):
         problems = check_plan(scenario, result.to_json())
         assert problems == [], problems
+    assert optimal.solver.status in ("OPTIMAL", "FEASIBLE", "UNKNOWN")
     assert optimal.solver.objective <= fcfs.solver.objective + 1e-6
+    if optimal.solver.bound is not None:
+        assert optimal.solver.bound <= optimal.solver.objective + 1e-6
     assert optimal.kpis.patients_planned >= fcfs.kpis.patients_planned
     assert optimal.kpis.vector_units_expiring <= fcfs.kpis.vector_units_expiring
     for entry in optimal.patients:  # history never changes (rule 8, checked twice over)

@@ -122,7 +122,8 @@ def add_hint(model: cp_model.CpModel, problem: Problem, v: Variables, hint: Sche
         model.add_hint(pv.present, booking is not None)
         if booking is None:
             for x in [*pv.facility.values(), *pv.lot.values(), *pv.batch.values()]:
-                model.add_hint(x, False)
+                if x is not pv.present:  # a single facility's literal is the presence
+                    model.add_hint(x, False)
             continue
         model.add_hint(pv.infusion, booking.infusion)
         model.add_hint(pv.arrival, arrival_of(problem, hint, booking, p))
