@@ -147,11 +147,20 @@ class Problem:
         return [d for d in range(max(first, 0), last + 1) if self.weekday(d) in weekdays]
 
     def patient(self, patient_id: str) -> PatientData:
-        """The patient with this id (KeyError if none)."""
-        for p in self.patients:
-            if p.id == patient_id:
-                return p
-        raise KeyError(patient_id)
+        """The patient with this id (KeyError if none).
+
+        Positions are cached; a patient replaced in place keeps its position, and any
+        other change to the list is caught by the id check and rebuilds the cache.
+        """
+        index: dict[str, int] | None = self.__dict__.get("_positions")
+        at = index.get(patient_id) if index is not None else None
+        if at is None or at >= len(self.patients) or self.patients[at].id != patient_id:
+            index = {p.id: i for i, p in enumerate(self.patients)}
+            self.__dict__["_positions"] = index
+            at = index.get(patient_id)
+            if at is None:
+                raise KeyError(patient_id)
+        return self.patients[at]
 
     @property
     def is_batch(self) -> bool:

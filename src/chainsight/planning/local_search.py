@@ -1,6 +1,7 @@
 """Iterated greedy: search over the order in which the greedy books patients.
 
-The greedy (``fcfs.greedy_schedule``) builds a feasible plan from any order of patients.
+The greedy (``fcfs.greedy_schedule``) builds a feasible plan from any order of patients;
+``settle`` then re-chooses its apheresis days and lots for the runs it booked.
 Moving a few patients a few places up or down the queue and re-running it explores plans
 that CP-SAT's neighbourhood search rarely reaches in seconds on a long queue (a global
 reordering), while every candidate stays feasible by construction. The best order found
@@ -17,6 +18,7 @@ from chainsight.planning.data import PatientData, Problem
 from chainsight.planning.fcfs import greedy_schedule
 from chainsight.planning.objective import evaluate
 from chainsight.planning.schedule import Schedule
+from chainsight.planning.settle import settle
 
 # How far one move shifts a patient in the queue, and how many moves one step makes.
 MAX_SHIFT = 8
@@ -50,7 +52,7 @@ def improve_order(problem: Problem, order: list[PatientData], *, floor: int,
     """
     rng = random.Random(seed)
     best_order = list(order)
-    best = greedy_schedule(problem, best_order)
+    best = settle(problem, greedy_schedule(problem, best_order))
     best_cost = evaluate(problem, best).scaled_total
     deadline = time.perf_counter() + max(0.0, budget_seconds)
     iterations = stalled = 0
@@ -63,7 +65,7 @@ def improve_order(problem: Problem, order: list[PatientData], *, floor: int,
             i = rng.randrange(len(candidate))
             j = min(len(candidate) - 1, max(0, i + rng.randint(-MAX_SHIFT, MAX_SHIFT)))
             candidate.insert(j, candidate.pop(i))
-        schedule = greedy_schedule(problem, candidate)
+        schedule = settle(problem, greedy_schedule(problem, candidate))
         if len(schedule.bookings) < floor:
             continue
         found = evaluate(problem, schedule)
