@@ -87,8 +87,10 @@ def print_plan(result: Plan) -> None:
         f"vector units expiring {k.vector_units_expiring}", highlight=False)
     s = result.solver
     fallback = f" (kept the {s.fallback} plan)" if s.fallback else ""
+    source = f" ({s.bound_source})" if s.bound_source else ""
     console.print(f"[bold]Solver[/] {s.name} {s.status}{fallback} in {s.seconds:.2f} s, "
-                  f"objective {_d(s.objective)}, bound {_d(s.bound)}", highlight=False)
+                  f"objective {_d(s.objective)}, bound {_d(s.bound)}{source}",
+                  highlight=False)
 
 
 def _read_event(source: str) -> dict[str, object]:

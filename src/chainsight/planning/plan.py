@@ -52,6 +52,8 @@ class SolverInfo(_Out):
     first_solution_seconds: float | None = None
     fallback: str | None = None
     """Set when the solver's answer was not better and the named plan was kept instead."""
+    bound_source: str | None = None
+    """Where ``bound`` comes from: ``cp-sat`` or ``time-indexed-lp`` (the stronger)."""
 
 
 class Deviation(_Out):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Literal
 
 from chainsight.domain import Scenario
 from chainsight.planning.cpsat import solve as cpsat_solve
-from chainsight.planning.data import Problem, build_problem
+from chainsight.planning.data import PatientData, Problem, build_problem
 from chainsight.planning.fcfs import (
     enrolment_order,
     fcfs_schedule,
@@ -17,7 +18,9 @@ from chainsight.planning.fcfs import (
 from chainsight.planning.local_search import improve_order
 from chainsight.planning.objective import evaluate
 from chainsight.planning.plan import Plan, SolverInfo, build_plan
+from chainsight.planning.relaxation import time_indexed_relaxation
 from chainsight.planning.schedule import Schedule
+from chainsight.planning.settle import settle
 
 Policy = Literal["optimal", "fcfs"]
 POLICIES: tuple[str, ...] = ("optimal", "fcfs")
@@ -49,18 +52,20 @@ def plan(scenario: Scenario, *, policy: Policy = "optimal",
     return build_plan(scenario, problem, schedule, info, parameters)
 
 
-# Share of the time limit spent improving the greedy order before CP-SAT takes over, and
-# the least the solver is given whatever the warm start took.
+# Share of the time limit spent improving the greedy order before CP-SAT takes over, the
+# most the LP relaxation may take, and the least the solver is given whatever came before.
 SEARCH_SHARE = 0.3
+RELAXATION_SHARE = 0.3
 MIN_SOLVER_SECONDS = 0.5
 # Queue-jumping allowances tried for the warm start, in days per unit of priority.
 _PRIORITY_DAYS = (7, 14, 30, 60)
 
 
 def best_start(problem: Problem, fcfs: Schedule, *, budget_seconds: float = 0.0,
-               seed: int = 0) -> Schedule:
-    """The solver's warm start: the best of FCFS and priority-aware greedy orders, then
-    improved by iterated greedy for ``budget_seconds``.
+               seed: int = 0, orders: Sequence[list[PatientData]] = ()) -> Schedule:
+    """The solver's warm start: the best of FCFS and greedy plans from priority-aware
+    orders and the given ``orders`` (the LP relaxation's), each settled, then improved by
+    iterated greedy for ``budget_seconds``.
 
     CP-SAT's neighbourhood search improves a start locally; reordering a long queue by
     priority is a global move it rarely finds in seconds, so it gets that start directly.
@@ -72,9 +77,9 @@ def best_start(problem: Problem, fcfs: Schedule, *, budget_seconds: float = 0.0,
     cap = baseline.vector_units_expiring
     best, best_cost = fcfs, baseline.scaled_total
     best_order = enrolment_order(problem)
-    for days in _PRIORITY_DAYS:
-        order = priority_order(problem, days)
-        candidate = greedy_schedule(problem, order)
+    tried = [best_order, *(priority_order(problem, days) for days in _PRIORITY_DAYS), *orders]
+    for order in tried:
+        candidate = settle(problem, greedy_schedule(problem, order))
         cost = evaluate(problem, candidate)
         if (cost.scaled_total < best_cost and len(candidate.bookings) >= floor
                 and cost.vector_units_expiring <= cap):
@@ -99,7 +104,10 @@ def schedule_for(problem: Problem, *, policy: Policy = "optimal",
         return fcfs, SolverInfo(name="fcfs", status="FEASIBLE", seconds=seconds,
                                 objective=fcfs_cost.total, bound=None, policy="fcfs",
                                 first_solution_seconds=seconds)
-    hint = best_start(problem, fcfs, budget_seconds=time_limit * SEARCH_SHARE, seed=seed)
+    relaxation = time_indexed_relaxation(problem, time_limit=time_limit * RELAXATION_SHARE)
+    orders = [relaxation.order] if relaxation is not None else []
+    hint = best_start(problem, fcfs, budget_seconds=time_limit * SEARCH_SHARE, seed=seed,
+                      orders=orders)
     start_seconds = time.perf_counter() - t0
     result = cpsat_solve(problem, hint=hint, min_planned=len(hint.bookings),
                          time_limit=max(MIN_SOLVER_SECONDS, time_limit - start_seconds),
@@ -118,7 +126,10 @@ def schedule_for(problem: Problem, *, policy: Policy = "optimal",
         candidates.append((evaluate(problem, result.schedule).scaled_total, 0,
                            result.schedule, None))
     _, _, schedule, fallback = min(candidates, key=lambda c: (c[0], c[1]))
+    bound, source = result.bound, "cp-sat" if result.bound is not None else None
+    if relaxation is not None and (bound is None or relaxation.bound > bound):
+        bound, source = relaxation.bound, "time-indexed-lp"
     return schedule, SolverInfo(
         name="cp-sat", status=result.status, seconds=seconds,
-        objective=evaluate(problem, schedule).total, bound=result.bound, policy="optimal",
-        first_solution_seconds=first_total, fallback=fallback)
+        objective=evaluate(problem, schedule).total, bound=bound, policy="optimal",
+        first_solution_seconds=first_total, fallback=fallback, bound_source=source)
