@@ -1,8 +1,10 @@
 """Planner benchmark: CP-SAT against first-come-first-served, side by side.
 
-For the reference scenarios and generated congested trials of 50, 150, 300 and 600
-patients: time to the first feasible plan, time to the final plan, objective, bound,
-priority-weighted time to treatment against FCFS (ratio), unplanned patients and vector
+For the reference scenarios, generated congested trials of 50, 150, 300 and 600 patients
+and two "severe" ones (a fifth fewer suites): time to the first feasible plan, time to
+the final plan, objective, bound and the gap between them, priority-weighted time to
+treatment against FCFS (ratio) next to the floor no plan can beat (the LP relaxation's
+least weighted time to treatment, as a ratio to FCFS), unplanned patients and vector
 units left to expire; then the time to re-plan 150 patients after one event.
 
     .venv/bin/python benchmarks/plan.py [--quick]
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from _machine import machine  # benchmarks/ is the script's folder
@@ -21,11 +24,16 @@ from rich.table import Table
 
 from chainsight.domain import Scenario, load_scenario
 from chainsight.planning import plan
+from chainsight.planning.data import build_problem
 from chainsight.planning.generate import congested_trial
+from chainsight.planning.relaxation import time_indexed_relaxation
 from chainsight.planning.replan import replan_detail
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 console = Console(width=200)
+
+
+SEVERE = 0.8  # suite scale of the "severe" trials: a fifth fewer suites, a longer queue
 
 
 def cases(quick: bool) -> list[tuple[str, Scenario, float]]:
@@ -34,15 +42,26 @@ def cases(quick: bool) -> list[tuple[str, Scenario, float]]:
     sizes = (50, 150) if quick else (50, 150, 300, 600)
     limits = {50: 5.0, 150: 10.0, 300: 10.0, 600: 20.0}
     out += [(f"congested-{n}", congested_trial(n, seed=1), limits[n]) for n in sizes]
+    out += [(f"severe-{n}", congested_trial(n, seed=1, suite_scale=SEVERE), limits[n])
+            for n in ((150,) if quick else (150, 300))]
     return out
+
+
+def wttt_floor(scenario: Scenario) -> float | None:
+    """Least weighted time to treatment any plan could reach, planning every patient: the
+    time-indexed LP relaxation with deviations and expiring vector weighed at zero."""
+    problem = build_problem(scenario)
+    weights = {**problem.weights, "protocol_deviation": 0.0, "vector_units_expired": 0.0}
+    relaxation = time_indexed_relaxation(replace(problem, weights=weights))
+    return relaxation.bound if relaxation is not None else None
 
 
 def main() -> int:
     quick = "--quick" in sys.argv
     table = Table(title="Planner: CP-SAT (2 workers) vs FCFS")
     for column in ("case", "patients", "FCFS s", "first feasible s", "final s", "status",
-                   "objective", "bound", "FCFS objective", "wTTT ratio", "unplanned FCFS/opt",
-                   "vector expiring FCFS/opt"):
+                   "objective", "bound", "gap", "FCFS objective", "wTTT ratio", "wTTT floor",
+                   "unplanned FCFS/opt", "vector expiring FCFS/opt"):
         table.add_column(column, justify="right")
     runs = cases(quick)
     with Progress(console=console, transient=True) as progress:
@@ -54,14 +73,22 @@ def main() -> int:
             fcfs_s = time.perf_counter() - t0
             optimal = plan(scenario, time_limit=limit, workers=2, seed=0)
             s = optimal.solver
-            ratio = (optimal.kpis.weighted_time_to_treatment_days
-                     / fcfs.kpis.weighted_time_to_treatment_days)
+            fcfs_wttt = fcfs.kpis.weighted_time_to_treatment_days
+            ratio = optimal.kpis.weighted_time_to_treatment_days / fcfs_wttt
+            floor = None
+            if fcfs.kpis.patients_unplanned == optimal.kpis.patients_unplanned == 0:
+                floor = wttt_floor(scenario)
+            assert s.objective is not None
+            source = {"time-indexed-lp": " LP", "cp-sat": " CP"}.get(s.bound_source or "", "")
             table.add_row(
                 name, str(len(optimal.patients) + len(optimal.unplanned)), f"{fcfs_s:.2f}",
                 f"{s.first_solution_seconds:.2f}" if s.first_solution_seconds else "—",
                 f"{s.seconds:.2f}", s.status + (f" ({s.fallback})" if s.fallback else ""),
-                f"{s.objective:,.0f}", f"{s.bound:,.0f}" if s.bound is not None else "—",
+                f"{s.objective:,.0f}",
+                f"{s.bound:,.0f}{source}" if s.bound is not None else "—",
+                f"{(s.objective - s.bound) / s.objective:.1%}" if s.bound is not None else "—",
                 f"{fcfs.solver.objective:,.0f}", f"{ratio:.3f}",
+                f"{floor / fcfs_wttt:.3f}" if floor is not None else "—",
                 f"{fcfs.kpis.patients_unplanned}/{optimal.kpis.patients_unplanned}",
                 f"{fcfs.kpis.vector_units_expiring}/{optimal.kpis.vector_units_expiring}")
             progress.advance(task)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from chainsight.planning.data import build_problem
-from chainsight.planning.fcfs import fcfs_schedule, priority_order
+from chainsight.planning.fcfs import enrolment_order, fcfs_schedule, greedy_schedule, priority_order
 from chainsight.planning.generate import congested_trial
 from chainsight.planning.local_search import improve_order
 from chainsight.planning.objective import evaluate
 from chainsight.planning.plan import SolverInfo, build_plan
+from chainsight.planning.settle import settle
 from tests.planning.checker import check_plan
 
 
@@ -40,3 +41,24 @@ def test_search_on_a_short_queue_stops_before_its_budget() -> None:
     order = priority_order(problem, 14)
     found = improve_order(problem, order, floor=0, budget_seconds=30)
     assert 0 < found.iterations <= 50 + 5 * len(order) * 4
+
+
+def test_search_repairs_a_start_order_that_leaves_more_vector_to_expire() -> None:
+    problem = build_problem(congested_trial(30, seed=3))
+    fcfs = fcfs_schedule(problem)
+    cap = evaluate(problem, fcfs).vector_units_expiring
+    backwards = enrolment_order(problem)[::-1]
+    start = evaluate(problem, settle(problem, greedy_schedule(problem, backwards)))
+    assert start.vector_units_expiring > cap
+    found = improve_order(problem, backwards, floor=len(fcfs.bookings), budget_seconds=20,
+                          max_expiring=cap)
+    assert found.feasible
+    assert evaluate(problem, found.schedule).vector_units_expiring <= cap
+    assert len(found.schedule.bookings) >= len(fcfs.bookings)
+
+
+def test_a_start_order_the_budget_cannot_repair_is_reported_infeasible() -> None:
+    problem = build_problem(congested_trial(30, seed=3))
+    backwards = enrolment_order(problem)[::-1]
+    found = improve_order(problem, backwards, floor=0, budget_seconds=0, max_expiring=0)
+    assert not found.feasible

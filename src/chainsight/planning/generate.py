@@ -19,8 +19,15 @@ _WEEK = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def congested_trial_data(patients: int, seed: int = 0,
-                         today: dt.date = dt.date(2027, 1, 4)) -> dict[str, Any]:
-    """Scenario data of a congested trial with ``patients`` patients (reproducible)."""
+                         today: dt.date = dt.date(2027, 1, 4),
+                         suite_scale: float = 1.0) -> dict[str, Any]:
+    """Scenario data of a congested trial with ``patients`` patients (reproducible).
+
+    ``suite_scale`` multiplies both CDMOs' suites: below 1 the queue grows longer and
+    the order in which patients are served matters more.
+    """
+    if suite_scale <= 0:
+        raise ValueError(f"suite_scale must be positive, not {suite_scale}")
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
     horizon = 540
 
@@ -42,8 +49,8 @@ def congested_trial_data(patients: int, seed: int = 0,
     # builds while the second is in tech transfer) and both together can clear it.
     run_days = 10
     needed = patients * run_days / 360
-    suites_a = max(1, round(needed * 0.7))
-    suites_b = max(1, round(needed * 0.6))
+    suites_a = max(1, round(needed * 0.7 * suite_scale))
+    suites_b = max(1, round(needed * 0.6 * suite_scale))
     facilities = [
         {"id": "CDMO-A", "name": "CDMO A", "kind": "drug_product", "country": "US",
          "suites": suites_a, "start_weekdays": ["Mon", "Tue", "Wed", "Thu"], "ready": day(-300),
@@ -93,6 +100,6 @@ def congested_trial_data(patients: int, seed: int = 0,
     }
 
 
-def congested_trial(patients: int, seed: int = 0) -> Scenario:
+def congested_trial(patients: int, seed: int = 0, suite_scale: float = 1.0) -> Scenario:
     """A generated congested trial as a checked scenario."""
-    return parse_scenario(congested_trial_data(patients, seed))
+    return parse_scenario(congested_trial_data(patients, seed, suite_scale=suite_scale))

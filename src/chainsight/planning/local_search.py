@@ -37,23 +37,35 @@ class SearchResult:
     schedule: Schedule
     cost: int
     iterations: int
+    feasible: bool
+    """Whether the schedule plans ``floor`` patients and keeps within ``max_expiring``
+    (a start order that breaks either is repaired first, if the budget allows)."""
 
 
 def improve_order(problem: Problem, order: list[PatientData], *, floor: int,
                   budget_seconds: float, seed: int = 0,
                   max_expiring: int | None = None) -> SearchResult:
-    """Improve a greedy order within a time budget; never fewer than ``floor`` patients
-    and never more than ``max_expiring`` vector units left to expire.
+    """Improve a greedy order within a time budget, for plans with at least ``floor``
+    patients and at most ``max_expiring`` vector units left to expire.
 
-    Each step moves one to four patients by up to eight places and keeps the new order if
-    its plan costs no more (ties are accepted, so the search can cross plateaus). It stops
-    early once ``STALL_BASE + STALL_PER_PATIENT * len(order)`` steps in a row found nothing
-    strictly better.
+    Orders are ranked by patients short of the floor, then units over the cap, then cost,
+    so a start order that breaks a limit is repaired before it is improved. Each step
+    moves one to four patients by up to eight places and keeps the new order if it ranks
+    no worse (ties are accepted, so the search can cross plateaus). It stops early once
+    ``STALL_BASE + STALL_PER_PATIENT * len(order)`` steps in a row found nothing strictly
+    better.
     """
+    cap = max_expiring
+
+    def rank(schedule: Schedule) -> tuple[int, int, int]:
+        found = evaluate(problem, schedule)
+        over = max(0, found.vector_units_expiring - cap) if cap is not None else 0
+        return max(0, floor - len(schedule.bookings)), over, found.scaled_total
+
     rng = random.Random(seed)
     best_order = list(order)
     best = settle(problem, greedy_schedule(problem, best_order))
-    best_cost = evaluate(problem, best).scaled_total
+    best_rank = rank(best)
     deadline = time.perf_counter() + max(0.0, budget_seconds)
     iterations = stalled = 0
     patience = STALL_BASE + STALL_PER_PATIENT * len(order)
@@ -66,14 +78,10 @@ def improve_order(problem: Problem, order: list[PatientData], *, floor: int,
             j = min(len(candidate) - 1, max(0, i + rng.randint(-MAX_SHIFT, MAX_SHIFT)))
             candidate.insert(j, candidate.pop(i))
         schedule = settle(problem, greedy_schedule(problem, candidate))
-        if len(schedule.bookings) < floor:
-            continue
-        found = evaluate(problem, schedule)
-        if max_expiring is not None and found.vector_units_expiring > max_expiring:
-            continue
-        cost = found.scaled_total
-        if cost < best_cost:
+        found = rank(schedule)
+        if found < best_rank:
             stalled = 0
-        if cost <= best_cost:
-            best_order, best, best_cost = candidate, schedule, cost
-    return SearchResult(best_order, best, best_cost, iterations)
+        if found <= best_rank:
+            best_order, best, best_rank = candidate, schedule, found
+    return SearchResult(best_order, best, best_rank[2], iterations,
+                        feasible=best_rank[:2] == (0, 0))

@@ -76,18 +76,23 @@ def best_start(problem: Problem, fcfs: Schedule, *, budget_seconds: float = 0.0,
     baseline = evaluate(problem, fcfs)
     cap = baseline.vector_units_expiring
     best, best_cost = fcfs, baseline.scaled_total
-    best_order = enrolment_order(problem)
-    tried = [best_order, *(priority_order(problem, days) for days in _PRIORITY_DAYS), *orders]
+    # The search starts from the cheapest order planning enough patients, even one that
+    # leaves a unit more to expire than FCFS: it repairs that first.
+    search_from, search_cost = enrolment_order(problem), baseline.scaled_total
+    tried = [*(priority_order(problem, days) for days in _PRIORITY_DAYS), *orders]
     for order in tried:
         candidate = settle(problem, greedy_schedule(problem, order))
         cost = evaluate(problem, candidate)
-        if (cost.scaled_total < best_cost and len(candidate.bookings) >= floor
-                and cost.vector_units_expiring <= cap):
-            best, best_cost, best_order = candidate, cost.scaled_total, order
+        if len(candidate.bookings) < floor:
+            continue
+        if cost.scaled_total < search_cost:
+            search_from, search_cost = order, cost.scaled_total
+        if cost.scaled_total < best_cost and cost.vector_units_expiring <= cap:
+            best, best_cost = candidate, cost.scaled_total
     if budget_seconds > 0:
-        found = improve_order(problem, best_order, floor=floor, budget_seconds=budget_seconds,
-                              seed=seed, max_expiring=cap)
-        if found.cost < best_cost and len(found.schedule.bookings) >= floor:
+        found = improve_order(problem, search_from, floor=floor,
+                              budget_seconds=budget_seconds, seed=seed, max_expiring=cap)
+        if found.feasible and found.cost < best_cost:
             best = found.schedule
     return best
 
