@@ -17,7 +17,7 @@ def test_search_improves_a_congested_queue_and_stays_feasible() -> None:
     problem = build_problem(scenario)
     fcfs = fcfs_schedule(problem)
     start = priority_order(problem, 14)
-    found = improve_order(problem, start, floor=len(fcfs.bookings), budget_seconds=1.5)
+    found = improve_order(problem, start, required=fcfs.bookings.keys(), budget_seconds=1.5)
     assert found.iterations > 10
     assert len(found.schedule.bookings) >= len(fcfs.bookings)
     assert found.cost <= evaluate(problem, fcfs).scaled_total
@@ -31,7 +31,7 @@ def test_search_improves_a_congested_queue_and_stays_feasible() -> None:
 def test_no_budget_returns_the_greedy_of_the_given_order() -> None:
     problem = build_problem(congested_trial(20, seed=3))
     order = priority_order(problem, 30)
-    found = improve_order(problem, order, floor=0, budget_seconds=0)
+    found = improve_order(problem, order, budget_seconds=0)
     assert found.iterations == 0
     assert [p.id for p in found.order] == [p.id for p in order]
 
@@ -39,7 +39,7 @@ def test_no_budget_returns_the_greedy_of_the_given_order() -> None:
 def test_search_on_a_short_queue_stops_before_its_budget() -> None:
     problem = build_problem(congested_trial(6, seed=4))
     order = priority_order(problem, 14)
-    found = improve_order(problem, order, floor=0, budget_seconds=30)
+    found = improve_order(problem, order, budget_seconds=30)
     assert 0 < found.iterations <= 50 + 5 * len(order) * 4
 
 
@@ -50,7 +50,7 @@ def test_search_repairs_a_start_order_that_leaves_more_vector_to_expire() -> Non
     backwards = enrolment_order(problem)[::-1]
     start = evaluate(problem, settle(problem, greedy_schedule(problem, backwards)))
     assert start.vector_units_expiring > cap
-    found = improve_order(problem, backwards, floor=len(fcfs.bookings), budget_seconds=20,
+    found = improve_order(problem, backwards, required=fcfs.bookings.keys(), budget_seconds=20,
                           max_expiring=cap)
     assert found.feasible
     assert evaluate(problem, found.schedule).vector_units_expiring <= cap
@@ -60,5 +60,5 @@ def test_search_repairs_a_start_order_that_leaves_more_vector_to_expire() -> Non
 def test_a_start_order_the_budget_cannot_repair_is_reported_infeasible() -> None:
     problem = build_problem(congested_trial(30, seed=3))
     backwards = enrolment_order(problem)[::-1]
-    found = improve_order(problem, backwards, floor=0, budget_seconds=0, max_expiring=0)
+    found = improve_order(problem, backwards, budget_seconds=0, max_expiring=0)
     assert not found.feasible

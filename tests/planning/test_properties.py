@@ -80,6 +80,8 @@ def _check(data: dict[str, Any]) -> None:
     if optimal.solver.bound is not None:
         assert optimal.solver.bound <= optimal.solver.objective + 1e-6
     assert optimal.kpis.patients_planned >= fcfs.kpis.patients_planned
+    # Nobody FCFS would treat is left out to speed up the others.
+    assert {e.patient for e in fcfs.patients} <= {e.patient for e in optimal.patients}
     assert optimal.kpis.vector_units_expiring <= fcfs.kpis.vector_units_expiring
     for entry in optimal.patients:  # history never changes (rule 8, checked twice over)
         source = scenario.patient(entry.patient)

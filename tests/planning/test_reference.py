@@ -35,6 +35,8 @@ def test_optimal_never_worse_than_fcfs(reference_plans: dict[str, tuple], name: 
     assert optimal.kpis.patients_planned >= fcfs.kpis.patients_planned
     if optimal.solver.bound is not None:
         assert optimal.solver.bound <= optimal.solver.objective + 1e-6
+    # Short of vector (the phase 2 trial), nobody FCFS treats is left out for others.
+    assert {e.patient for e in fcfs.patients} <= {e.patient for e in optimal.patients}
 
 
 def test_batch_plan_beats_fcfs_and_packs_batches(reference_plans: dict[str, tuple]) -> None:

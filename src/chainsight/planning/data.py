@@ -9,7 +9,9 @@ valid window, what each patient still needs) are derived here once.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from chainsight.domain import Patient, Scenario, facility_ready_day
 from chainsight.domain.common import weekday_numbers
@@ -138,13 +140,22 @@ class Problem:
         """The day offset of a calendar date."""
         return (day - self.today).days
 
+    @cached_property
+    def _weekday0(self) -> int:
+        return self.today.weekday()
+
     def weekday(self, offset: int) -> int:
         """Weekday number (Mon = 0) of a day offset."""
-        return (self.today.weekday() + offset) % 7
+        return (self._weekday0 + offset) % 7
 
     def days_on(self, weekdays: frozenset[int], first: int, last: int) -> list[int]:
         """Offsets in [first, last] that fall on one of ``weekdays``."""
-        return [d for d in range(max(first, 0), last + 1) if self.weekday(d) in weekdays]
+        return list(self.iter_days_on(weekdays, first, last))
+
+    def iter_days_on(self, weekdays: frozenset[int], first: int, last: int) -> Iterator[int]:
+        """Offsets in [first, last] that fall on one of ``weekdays``, lazily."""
+        w0 = self._weekday0
+        return (d for d in range(max(first, 0), last + 1) if (w0 + d) % 7 in weekdays)
 
     def patient(self, patient_id: str) -> PatientData:
         """The patient with this id (KeyError if none).

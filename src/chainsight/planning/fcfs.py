@@ -9,6 +9,7 @@ infusion, or opens a new batch at the earliest start. Greedy, pure Python.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from chainsight.planning.data import PatientData, Problem
@@ -168,12 +169,13 @@ def book_patient(problem: Problem, cap: Capacity, p: PatientData) -> Booking | N
             cap.book_day(cap.infusion, p.site, inf)
         return Booking(p.id, p.apheresis, p.facility, p.start, p.lot, inf)
     site = problem.sites[p.site]
+    days: Iterable[int]
     if p.apheresis is not None:
         days = [p.apheresis]
-    else:
-        days = [d for d in problem.days_on(site.apheresis_weekdays, problem.apheresis_first(p),
-                                           problem.horizon)
-                if cap.apheresis_free(p.site, d)]
+    else:  # lazily: the first free day with a chain is usually among the first few
+        days = (d for d in problem.iter_days_on(site.apheresis_weekdays,
+                                                problem.apheresis_first(p), problem.horizon)
+                if cap.apheresis_free(p.site, d))
     for a in days:
         booking = chain_from(problem, cap, p, a)
         if booking is None:

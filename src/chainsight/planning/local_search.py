@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from chainsight.planning.data import PatientData, Problem
@@ -38,17 +39,17 @@ class SearchResult:
     cost: int
     iterations: int
     feasible: bool
-    """Whether the schedule plans ``floor`` patients and keeps within ``max_expiring``
+    """Whether the schedule plans every required patient and keeps within ``max_expiring``
     (a start order that breaks either is repaired first, if the budget allows)."""
 
 
-def improve_order(problem: Problem, order: list[PatientData], *, floor: int,
-                  budget_seconds: float, seed: int = 0,
+def improve_order(problem: Problem, order: list[PatientData], *,
+                  required: Collection[str] = (), budget_seconds: float, seed: int = 0,
                   max_expiring: int | None = None) -> SearchResult:
-    """Improve a greedy order within a time budget, for plans with at least ``floor``
-    patients and at most ``max_expiring`` vector units left to expire.
+    """Improve a greedy order within a time budget, for plans that plan every patient in
+    ``required`` and leave at most ``max_expiring`` vector units to expire.
 
-    Orders are ranked by patients short of the floor, then units over the cap, then cost,
+    Orders are ranked by required patients left out, then units over the cap, then cost,
     so a start order that breaks a limit is repaired before it is improved. Each step
     moves one to four patients by up to eight places and keeps the new order if it ranks
     no worse (ties are accepted, so the search can cross plateaus). It stops early once
@@ -56,11 +57,13 @@ def improve_order(problem: Problem, order: list[PatientData], *, floor: int,
     better.
     """
     cap = max_expiring
+    needed = frozenset(required)
 
     def rank(schedule: Schedule) -> tuple[int, int, int]:
         found = evaluate(problem, schedule)
         over = max(0, found.vector_units_expiring - cap) if cap is not None else 0
-        return max(0, floor - len(schedule.bookings)), over, found.scaled_total
+        missing = sum(1 for pid in needed if pid not in schedule.bookings)
+        return missing, over, found.scaled_total
 
     rng = random.Random(seed)
     best_order = list(order)

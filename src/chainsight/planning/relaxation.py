@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,8 +63,12 @@ class _Columns:
 
 
 def time_indexed_relaxation(problem: Problem, *, time_limit: float = 30.0,
-                            ) -> Relaxation | None:
-    """Solve the relaxation; None for the batch modality or if HiGHS does not finish."""
+                            required: Collection[str] = ()) -> Relaxation | None:
+    """Solve the relaxation; None for the batch modality or if HiGHS does not finish.
+
+    Patients in ``required`` may not be left unplanned (the bound is then the bound of
+    plans that treat them all).
+    """
     if problem.is_batch:
         return None
     t0 = time.perf_counter()
@@ -87,7 +92,9 @@ def time_indexed_relaxation(problem: Problem, *, time_limit: float = 30.0,
         elif _add_columns(problem, p, len(free), c, infusion_next[p.site], facilities, cols):
             free.append(p)
         else:
-            constant += c.unplanned[p.id]
+            # No chain even with the others relaxed away. A required patient has one in
+            # the plan it comes from, so count nothing for it rather than risk the bound.
+            constant += 0 if p.id in required else c.unplanned[p.id]
             fixed.append(p)
     if not free:
         return Relaxation(constant / SCALE, constant, fixed, 0, time.perf_counter() - t0)
@@ -156,6 +163,9 @@ def time_indexed_relaxation(problem: Problem, *, time_limit: float = 30.0,
     bounds = np.zeros((n_var, 2))
     bounds[:, 1] = 1.0
     bounds[nx + n:, 1] = np.inf
+    for j, p in enumerate(free):
+        if p.id in required:
+            bounds[nx + j, 1] = 0.0
     remaining = max(0.1, time_limit - (time.perf_counter() - t0))
     result = linprog(objective, A_ub=a_ub, b_ub=np.concatenate(ub_rhs), A_eq=a_eq,
                      b_eq=np.concatenate(eq_rhs), bounds=bounds, method="highs-ds",

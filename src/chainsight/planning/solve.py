@@ -34,10 +34,10 @@ def plan(scenario: Scenario, *, policy: Policy = "optimal",
     """Plan every patient still to treat.
 
     ``fcfs`` books patients in enrolment order, each on its earliest chain. ``optimal``
-    hands that plan to CP-SAT as a hint and a floor: the result is never worse on the
-    objective, never plans fewer patients and never leaves more vector units to expire
-    (if the solver does not beat it in ``time_limit`` seconds, the FCFS plan comes back,
-    marked as the fallback).
+    starts from that plan and holds it as a floor: the result is never worse on the
+    objective, plans every patient FCFS plans (and maybe more) and never leaves more
+    vector units to expire (if nothing better is found in ``time_limit`` seconds, the
+    FCFS plan comes back, marked as the fallback).
     """
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {', '.join(POLICIES)}, not {policy!r}")
@@ -69,32 +69,40 @@ def best_start(problem: Problem, fcfs: Schedule, *, budget_seconds: float = 0.0,
 
     CP-SAT's neighbourhood search improves a start locally; reordering a long queue by
     priority is a global move it rarely finds in seconds, so it gets that start directly.
-    Never fewer patients and never more vector units left to expire than FCFS, so the
-    solver's floor and cap stay FCFS's.
+    Every patient FCFS plans stays planned (each order books them first) and no more
+    vector units are left to expire than FCFS leaves, so the solver's floor and cap stay
+    FCFS's.
     """
-    floor = len(fcfs.bookings)
+    required = frozenset(fcfs.bookings)
     baseline = evaluate(problem, fcfs)
     cap = baseline.vector_units_expiring
     best, best_cost = fcfs, baseline.scaled_total
-    # The search starts from the cheapest order planning enough patients, even one that
-    # leaves a unit more to expire than FCFS: it repairs that first.
+    # The search starts from the cheapest order planning every required patient, even
+    # one that leaves a unit more to expire than FCFS: it repairs that first.
     search_from, search_cost = enrolment_order(problem), baseline.scaled_total
     tried = [*(priority_order(problem, days) for days in _PRIORITY_DAYS), *orders]
     for order in tried:
+        order = required_first(order, required)
         candidate = settle(problem, greedy_schedule(problem, order))
-        cost = evaluate(problem, candidate)
-        if len(candidate.bookings) < floor:
+        if not required <= candidate.bookings.keys():
             continue
+        cost = evaluate(problem, candidate)
         if cost.scaled_total < search_cost:
             search_from, search_cost = order, cost.scaled_total
         if cost.scaled_total < best_cost and cost.vector_units_expiring <= cap:
             best, best_cost = candidate, cost.scaled_total
     if budget_seconds > 0:
-        found = improve_order(problem, search_from, floor=floor,
+        found = improve_order(problem, search_from, required=required,
                               budget_seconds=budget_seconds, seed=seed, max_expiring=cap)
         if found.feasible and found.cost < best_cost:
             best = found.schedule
     return best
+
+
+def required_first(order: list[PatientData], required: frozenset[str]) -> list[PatientData]:
+    """The order with the required patients first, each group in its own order."""
+    return ([p for p in order if p.id in required]
+            + [p for p in order if p.id not in required])
 
 
 def schedule_for(problem: Problem, *, policy: Policy = "optimal",
@@ -109,7 +117,11 @@ def schedule_for(problem: Problem, *, policy: Policy = "optimal",
         return fcfs, SolverInfo(name="fcfs", status="FEASIBLE", seconds=seconds,
                                 objective=fcfs_cost.total, bound=None, policy="fcfs",
                                 first_solution_seconds=seconds)
-    relaxation = time_indexed_relaxation(problem, time_limit=time_limit * RELAXATION_SHARE)
+    # Whoever FCFS treats, the optimised plan treats too: it may treat them sooner, and
+    # treat more patients, but never leaves out a patient to speed up others.
+    required = frozenset(fcfs.bookings)
+    relaxation = time_indexed_relaxation(problem, time_limit=time_limit * RELAXATION_SHARE,
+                                         required=required)
     orders = [relaxation.order] if relaxation is not None else []
     hint = best_start(problem, fcfs, budget_seconds=time_limit * SEARCH_SHARE, seed=seed,
                       orders=orders)
@@ -117,7 +129,7 @@ def schedule_for(problem: Problem, *, policy: Policy = "optimal",
     result = cpsat_solve(problem, hint=hint, min_planned=len(hint.bookings),
                          time_limit=max(MIN_SOLVER_SECONDS, time_limit - start_seconds),
                          workers=workers, seed=seed,
-                         max_expiring=fcfs_cost.vector_units_expiring)
+                         max_expiring=fcfs_cost.vector_units_expiring, required=required)
     seconds = round(time.perf_counter() - t0, 3)
     first = result.first_solution_seconds
     first_total = round(start_seconds + first, 3) if first is not None else None
@@ -126,8 +138,7 @@ def schedule_for(problem: Problem, *, policy: Policy = "optimal",
         (fcfs_cost.scaled_total, 2, fcfs, "fcfs")]
     if hint is not fcfs:
         candidates.append((evaluate(problem, hint).scaled_total, 1, hint, "greedy-search"))
-    if result.schedule is not None \
-            and len(result.schedule.bookings) >= len(fcfs.bookings):
+    if result.schedule is not None and required <= result.schedule.bookings.keys():
         candidates.append((evaluate(problem, result.schedule).scaled_total, 0,
                            result.schedule, None))
     _, _, schedule, fallback = min(candidates, key=lambda c: (c[0], c[1]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
@@ -55,13 +56,15 @@ def solve(problem: Problem, *, hint: Schedule | None = None, min_planned: int = 
           time_limit: float = 10.0, workers: int = 2, seed: int = 0,
           presolve: bool = False, fixed: dict[str, Booking] | None = None,
           previous: dict[str, Booking] | None = None, move_weight: int = 0,
-          max_expiring: int | None = None) -> SolveResult:
+          max_expiring: int | None = None,
+          required: Collection[str] = ()) -> SolveResult:
     """Optimise the plan; ``hint`` warm-starts the search (a feasible schedule helps most).
 
     Re-planning passes ``fixed`` bookings (kept as they are) and ``previous`` bookings
     whose dates cost ``move_weight`` (scaled) each if they move; the reported objective is
     then the plan objective plus that stability cost. ``max_expiring`` caps the vector
     units left to expire unused inside the horizon (the planner passes FCFS's figure).
+    Every patient in ``required`` that the model holds must be planned.
     """
     model = cp_model.CpModel()
     v = build_variables(model, problem, hint)
@@ -69,6 +72,9 @@ def solve(problem: Problem, *, hint: Schedule | None = None, min_planned: int = 
     c.add_all(min_planned=min(min_planned, len(v.patients)))
     if fixed:
         c.keep_bookings(fixed)
+    for pid in required:
+        if pid in v.patients:
+            model.add(v.patients[pid].present == 1)
     if max_expiring is not None:
         model.add(expiring_expression(problem, c) <= max_expiring)
     expr = objective_expression(problem, v, c)
