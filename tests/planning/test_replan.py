@@ -153,3 +153,60 @@ def build_withdrawn() -> Scenario:
     data = scenario_data(load_scenario("examples/demo-cart-phase1.yaml"))
     next(p for p in data["patients"] if p["id"] == "P005")["outcome"] = "withdrawn"
     return parse_scenario(data)
+
+
+def _batch_of(p: Plan, patient: str) -> tuple:
+    entry = p.patient(patient)
+    batch = next(b for b in p.batches if b.batch == entry.batch)
+    return batch.facility, batch.manufacturing_start, batch.vector_lot
+
+
+BATCH_EVENTS = [
+    {"kind": "patient_enrolled", "patient": "P099", "site": "S01", "enrolled": "2027-03-30",
+     "priority": 3.0, "doses": 1},
+    {"kind": "suites_out_of_service", "facility": "CDMO-US", "start": "2027-05-01",
+     "end": "2027-06-15", "suites": 1},
+    {"kind": "patient_withdrawn", "patient": "P010"},
+]
+
+
+@pytest.mark.parametrize("event", BATCH_EVENTS, ids=[e["kind"] for e in BATCH_EVENTS])
+def test_batch_replan_keeps_the_batches_and_dosings_inside_the_freeze_window(
+        aav: Scenario, event: dict) -> None:
+    before = plan(aav, time_limit=5)
+    window_end = aav.today + dt.timedelta(days=14)
+    started = [(b.facility, b.manufacturing_start, b.vector_lot) for b in before.batches
+               if b.manufacturing_start < window_end]
+    assert started, "the reference plan starts a batch inside the window"
+    new_scenario, result = replan_detail(aav, before, event, freeze_days=14, time_limit=2)
+    assert check_plan(new_scenario, result.plan.to_json()) == []
+    after = {(b.facility, b.manufacturing_start, b.vector_lot) for b in result.plan.batches}
+    assert set(started) <= after
+    dosed_early = [e.patient for e in before.patients
+                   if e.infusion is not None and e.infusion < window_end]
+    for pid in dosed_early:
+        if pid == event.get("patient") and event["kind"] == "patient_withdrawn":
+            continue
+        assert pid in result.frozen
+        assert result.plan.patient(pid).infusion == before.patient(pid).infusion
+        assert _batch_of(result.plan, pid) == _batch_of(before, pid)
+
+
+def test_batch_freeze_window_holds_even_when_moving_would_pay() -> None:
+    # One suite, four-dose batches: an urgent patient needing a whole batch would gain
+    # from taking P01's batch, but that batch and P01's dosing are inside the window.
+    data = base(modality="batch", patients=1, suites=1)
+    data["patients"][0]["doses"] = 4
+    scenario = build(data)
+    before = plan(scenario, time_limit=2)
+    assert [b.manufacturing_start for b in before.batches] == [scenario.today]
+    event = {"kind": "patient_enrolled", "patient": "P99", "site": "S1",
+             "enrolled": day(0), "priority": 5.0, "doses": 4}
+    _, frozen = replan_detail(scenario, before, event, freeze_days=14)
+    assert frozen.frozen == ["P01"]
+    assert frozen.plan.patient("P01").infusion == before.patient("P01").infusion
+    assert _batch_of(frozen.plan, "P01") == _batch_of(before, "P01")
+    assert frozen.plan.patient("P99").infusion > frozen.plan.patient("P01").infusion
+    _, free = replan_detail(scenario, before, event, freeze_days=0)
+    assert free.frozen == []
+    assert free.plan.patient("P99").infusion < free.plan.patient("P01").infusion

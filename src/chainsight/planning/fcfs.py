@@ -228,12 +228,28 @@ def greedy_schedule(problem: Problem, order: list[PatientData]) -> Schedule:
     return schedule
 
 
-def _fcfs_batches(problem: Problem, order: list[PatientData]) -> Schedule:
+def _fcfs_batches(problem: Problem, order: list[PatientData],
+                  kept: Schedule | None = None) -> Schedule:
+    """Batch greedy; ``kept`` batches and dosings (re-planning) are taken first."""
     cap = Capacity.empty(problem)
     schedule = Schedule()
     doses_left: list[int] = []
+    if kept is not None:
+        for kept_run in kept.batches:
+            fac = problem.facilities[kept_run.facility]
+            cap.book_run(kept_run.facility, kept_run.start, fac.manufacturing_days)
+            if kept_run.lot is not None:
+                cap.units[kept_run.lot] -= fac.units_per_batch
+            schedule.batches.append(kept_run)
+            doses_left.append(fac.doses_per_batch)
+        for booking in kept.bookings.values():
+            assert booking.batch is not None
+            p = problem.patient(booking.patient)
+            doses_left[booking.batch] -= p.doses
+            cap.book_day(cap.infusion, p.site, booking.infusion)
+            schedule.bookings[p.id] = booking
     for p in order:
-        if p.reason is not None:
+        if p.reason is not None or p.id in schedule.bookings:
             continue
         best: tuple[int, int, int | None, BatchRun | None] | None = None
         for i, b in enumerate(schedule.batches):
@@ -279,3 +295,10 @@ def _batch_infusion(problem: Problem, cap: Capacity, p: PatientData, run: BatchR
     release = run.start + fac.release_lag
     return earliest_infusion(problem, cap, p, max(release + lane, problem.infusion_first(p)),
                              release + fac.dp_shelf_life_days)
+
+
+def batch_schedule_with(problem: Problem, kept: Schedule,
+                        order: list[PatientData]) -> Schedule:
+    """Batch modality: keep ``kept`` (batches, and dosings that name them by index), then
+    book the other patients greedily in ``order`` (re-planning's baseline)."""
+    return _fcfs_batches(problem, order, kept)

@@ -21,9 +21,9 @@ from chainsight.planning.cpsat import solve as cpsat_solve
 from chainsight.planning.data import PatientData, Problem, build_problem
 from chainsight.planning.fcfs import (
     Capacity,
+    batch_schedule_with,
     book_patient,
     enrolment_order,
-    fcfs_schedule,
     pick_lot,
     take,
 )
@@ -316,6 +316,101 @@ def _fits(problem: Problem, cap: Capacity, p: PatientData, b: Booking) -> bool:
     return lane is not None and release + lane <= b.infusion <= release + fac.dp_shelf_life_days
 
 
+def _repair_autologous(problem: Problem, prev: Schedule, freeze_days: int,
+                       broken: set[str]) -> tuple[dict[str, Booking], Schedule]:
+    """Autologous: the bookings kept in the freeze window, and the repaired baseline."""
+    by_id = {p.id: p for p in problem.patients}
+    cap = Capacity.empty(problem)
+    fixed: dict[str, Booking] = {}
+    window = sorted((b for pid, b in prev.bookings.items()
+                     if _first_planned_day(by_id[pid], b) < freeze_days),
+                    key=lambda b: (_first_planned_day(by_id[b.patient], b), b.patient))
+    for b in window:
+        p = by_id[b.patient]
+        if _fits(problem, cap, p, b):
+            _take_booking(problem, cap, p, b)
+            fixed[b.patient] = b
+        else:
+            broken.add(b.patient)
+    baseline = Schedule(bookings=dict(fixed))
+    rest = sorted((b for pid, b in prev.bookings.items() if pid not in fixed),
+                  key=lambda b: (_first_planned_day(by_id[b.patient], b), b.patient))
+    for b in rest:
+        p = by_id[b.patient]
+        if _fits(problem, cap, p, b):
+            _take_booking(problem, cap, p, b)
+            baseline.bookings[b.patient] = b
+    for p in enrolment_order(problem):
+        if p.id in baseline.bookings:
+            continue
+        booking = book_patient(problem, cap, p)
+        if booking is not None:
+            baseline.bookings[p.id] = booking
+    return fixed, baseline
+
+
+def _keep_batch_window(problem: Problem, prev: Schedule, freeze_days: int,
+                       broken: set[str]) -> Schedule:
+    """Batch modality: previous batches starting inside the freeze window, and dosings
+    inside it from those batches, that still fit (batches renumbered from 0). Patients
+    whose kept dosing no longer fits join ``broken``."""
+    cap = Capacity.empty(problem)
+    kept = Schedule()
+    renumbered: dict[int, int] = {}
+    doses_left: list[int] = []
+    for i in sorted(range(len(prev.batches)), key=lambda i: (prev.batches[i].start, i)):
+        run = prev.batches[i]
+        fac = problem.facilities.get(run.facility)
+        if run.start >= freeze_days or fac is None:
+            continue
+        fits = (fac.ready is not None and run.start >= fac.ready
+                and problem.weekday(run.start) in fac.start_weekdays
+                and cap.suite_free_until(run.facility, run.start, fac.manufacturing_days) is None)
+        if run.lot is None:
+            fits = fits and fac.units_per_batch == 0
+        else:
+            fits = (fits and run.lot in problem.lots and problem.lot_usable(run.lot, run.start)
+                    and cap.units[run.lot] >= fac.units_per_batch)
+        if not fits:
+            continue
+        cap.book_run(run.facility, run.start, fac.manufacturing_days)
+        if run.lot is not None:
+            cap.units[run.lot] -= fac.units_per_batch
+        renumbered[i] = len(kept.batches)
+        kept.batches.append(run)
+        doses_left.append(fac.doses_per_batch)
+    by_id = {p.id: p for p in problem.patients}
+    for b in sorted(prev.bookings.values(), key=lambda b: (b.infusion, b.patient)):
+        if b.batch is None or b.infusion >= freeze_days:
+            continue
+        p = by_id[b.patient]
+        k = renumbered.get(b.batch)
+        if k is None or not _dosing_fits(problem, cap, p, kept.batches[k], b.infusion,
+                                         doses_left[k]):
+            broken.add(p.id)
+            continue
+        doses_left[k] -= p.doses
+        cap.book_day(cap.infusion, p.site, b.infusion)
+        kept.bookings[p.id] = replace(b, batch=k)
+    return kept
+
+
+def _dosing_fits(problem: Problem, cap: Capacity, p: PatientData, run: BatchRun,
+                 infusion: int, doses_left: int) -> bool:
+    """Whether a kept dosing from a kept batch still holds against the new problem."""
+    site = problem.sites[p.site]
+    fac = problem.facilities[run.facility]
+    lane = problem.lane(run.facility, p.site)
+    if p.reason is not None or lane is None or run.facility not in p.facilities \
+            or p.doses > doses_left or fac.doses_per_batch < p.doses:
+        return False
+    release = run.start + fac.release_lag
+    first = max(release + lane, problem.infusion_first(p), p.infusion_not_before or 0)
+    return (first <= infusion <= release + fac.dp_shelf_life_days
+            and problem.weekday(infusion) in site.infusion_weekdays
+            and cap.infusion_free(p.site, infusion))
+
+
 def _take_booking(problem: Problem, cap: Capacity, p: PatientData, b: Booking) -> None:
     if p.apheresis is None and b.apheresis is not None and p.stage != "manufactured":
         cap.book_day(cap.apheresis, p.site, b.apheresis)
@@ -378,44 +473,21 @@ def replan_detail(scenario: Scenario, previous: Plan, event: Event | dict[str, A
     prev.bookings = {k: v for k, v in prev.bookings.items() if k not in broken}
 
     # Keep what starts inside the freeze window, in start order, while it still fits.
-    cap = Capacity.empty(problem)
-    fixed: dict[str, Booking] = {}
-    by_id = {p.id: p for p in problem.patients}
-    if not problem.is_batch:
-        window = sorted((b for pid, b in prev.bookings.items()
-                         if _first_planned_day(by_id[pid], b) < freeze_days),
-                        key=lambda b: (_first_planned_day(by_id[b.patient], b), b.patient))
-        for b in window:
-            p = by_id[b.patient]
-            if _fits(problem, cap, p, b):
-                _take_booking(problem, cap, p, b)
-                fixed[b.patient] = b
-            else:
-                broken.add(b.patient)
-    # The repaired baseline: kept bookings, the rest of the previous plan where it still
-    # fits, then first come first served for whoever lost their booking.
-    baseline = Schedule(bookings=dict(fixed))
+    # Then the repaired baseline: kept bookings, the rest of the previous plan where it
+    # still fits, then first come first served for whoever lost their booking.
     if problem.is_batch:
-        baseline = fcfs_schedule(problem)
+        kept = _keep_batch_window(problem, prev, freeze_days, broken)
+        fixed = dict(kept.bookings)
+        kept_batches = range(len(kept.batches))
+        baseline = batch_schedule_with(problem, kept, enrolment_order(problem))
     else:
-        rest = sorted((b for pid, b in prev.bookings.items() if pid not in fixed),
-                      key=lambda b: (_first_planned_day(by_id[b.patient], b), b.patient))
-        for b in rest:
-            p = by_id[b.patient]
-            if _fits(problem, cap, p, b):
-                _take_booking(problem, cap, p, b)
-                baseline.bookings[b.patient] = b
-        for p in enrolment_order(problem):
-            if p.id in baseline.bookings:
-                continue
-            booking = book_patient(problem, cap, p)
-            if booking is not None:
-                baseline.bookings[p.id] = booking
+        fixed, baseline = _repair_autologous(problem, prev, freeze_days, broken)
+        kept_batches = range(0)
     free_prev = {k: v for k, v in prev.bookings.items() if k not in fixed}
     weight = round(move_weight * SCALE)
     result = cpsat_solve(problem, hint=baseline, min_planned=len(baseline.bookings),
                          time_limit=time_limit, workers=workers, seed=seed, fixed=fixed,
-                         previous=free_prev, move_weight=weight)
+                         previous=free_prev, move_weight=weight, kept_batches=kept_batches)
     base_total = evaluate(problem, baseline).total + move_cost(problem, prev, baseline,
                                                                 move_weight)
     schedule, fallback = baseline, "fcfs"

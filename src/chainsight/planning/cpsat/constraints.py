@@ -11,7 +11,7 @@ from ortools.sat.python import cp_model
 
 from chainsight.planning.cpsat.variables import Interval, IntVar, Variables
 from chainsight.planning.data import Problem
-from chainsight.planning.schedule import Booking
+from chainsight.planning.schedule import BatchRun, Booking
 
 
 def fixed_profile(model: cp_model.CpModel, usage: dict[int, int] | list[int],
@@ -47,6 +47,8 @@ class Constraints:
         self.model = model
         self.problem = problem
         self.v = v
+        self.batch_match: dict[int, list[IntVar]] = {}
+        """Re-planning, batch modality: per kept batch, which slot holds it."""
 
     def add_all(self, min_planned: int = 0) -> None:
         """Every family, in the order of the format's rules."""
@@ -219,14 +221,39 @@ class Constraints:
                 self.model.add_max_equality(pv.window_start, [pv.arrival, p.enrolled])
             self.model.add(pv.dev_infusion >= pv.infusion - base - latest).only_enforce_if(on)
 
+    def keep_batches(self, kept: dict[int, BatchRun]) -> None:
+        """Re-planning, batch modality: each kept batch (by its index in the previous
+        schedule) is one used slot with the same facility, start and lot."""
+        slots = self.v.slots
+        for i, run in kept.items():
+            match = [self.model.new_bool_var(f"kept[{i},{k}]") for k in range(len(slots))]
+            self.batch_match[i] = match
+            self.model.add_exactly_one(match)
+            for k, m in enumerate(match):
+                slot = slots[k]
+                x = slot.facility.get(run.facility)
+                if x is None or (run.lot is not None and run.lot not in slot.lot):
+                    self.model.add(m == 0)
+                    continue
+                self.model.add_implication(m, x)
+                self.model.add(slot.start == run.start).only_enforce_if(m)
+                if run.lot is not None:
+                    self.model.add_implication(m, slot.lot[run.lot])
+        for k in range(len(slots)):
+            self.model.add_at_most_one(match[k] for match in self.batch_match.values())
+
     def keep_bookings(self, fixed: dict[str, Booking]) -> None:
-        """Re-planning: bookings inside the freeze window stay exactly as they were."""
+        """Re-planning: bookings inside the freeze window stay exactly as they were (in
+        the batch modality, dosed from the same kept batch: see :meth:`keep_batches`)."""
         for pid, booking in fixed.items():
             pv = self.v.patients.get(pid)
             if pv is None:
                 continue
             self.model.add(pv.present == 1)
             self.model.add(pv.infusion == booking.infusion)
+            if booking.batch is not None and booking.batch in self.batch_match:
+                for k, m in enumerate(self.batch_match[booking.batch]):
+                    self.model.add(pv.batch[k] == m)
             if pv.apheresis is not None and booking.apheresis is not None:
                 self.model.add(pv.apheresis == booking.apheresis)
             if pv.start is not None and booking.start is not None:

@@ -57,19 +57,24 @@ def solve(problem: Problem, *, hint: Schedule | None = None, min_planned: int = 
           presolve: bool = False, fixed: dict[str, Booking] | None = None,
           previous: dict[str, Booking] | None = None, move_weight: int = 0,
           max_expiring: int | None = None,
-          required: Collection[str] = ()) -> SolveResult:
+          required: Collection[str] = (),
+          kept_batches: Collection[int] = ()) -> SolveResult:
     """Optimise the plan; ``hint`` warm-starts the search (a feasible schedule helps most).
 
     Re-planning passes ``fixed`` bookings (kept as they are) and ``previous`` bookings
     whose dates cost ``move_weight`` (scaled) each if they move; the reported objective is
     then the plan objective plus that stability cost. ``max_expiring`` caps the vector
     units left to expire unused inside the horizon (the planner passes FCFS's figure).
-    Every patient in ``required`` that the model holds must be planned.
+    Every patient in ``required`` that the model holds must be planned. In the batch
+    modality, ``kept_batches`` are indices of ``hint`` batches kept as they are, and
+    ``fixed`` bookings name their batch by the same index.
     """
     model = cp_model.CpModel()
     v = build_variables(model, problem, hint)
     c = Constraints(model, problem, v)
     c.add_all(min_planned=min(min_planned, len(v.patients)))
+    if kept_batches and hint is not None:
+        c.keep_batches({i: hint.batches[i] for i in kept_batches})
     if fixed:
         c.keep_bookings(fixed)
     for pid in required:
@@ -82,7 +87,10 @@ def solve(problem: Problem, *, hint: Schedule | None = None, min_planned: int = 
                        hint.bookings if hint is not None else None)
     model.minimize(cp_model.LinearExpr.sum([expr, *moves]))
     if hint is not None:
-        add_hint(model, problem, v, hint)
+        slot_of = add_hint(model, problem, v, hint)
+        for i, match in c.batch_match.items():
+            for k, m in enumerate(match):
+                model.add_hint(m, slot_of.get(i) == k)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = time_limit
     solver.parameters.num_workers = max(1, workers)
@@ -100,8 +108,10 @@ def solve(problem: Problem, *, hint: Schedule | None = None, min_planned: int = 
                        solver.objective_value / SCALE, solver.best_objective_bound / SCALE)
 
 
-def add_hint(model: cp_model.CpModel, problem: Problem, v: Variables, hint: Schedule) -> None:
-    """Hint every variable with a schedule's values (unplanned patients: absent)."""
+def add_hint(model: cp_model.CpModel, problem: Problem, v: Variables,
+             hint: Schedule) -> dict[int, int]:
+    """Hint every variable with a schedule's values (unplanned patients: absent); returns
+    the slot each of the hint's batches was given."""
     slot_of: dict[int, int] = {}
     if problem.is_batch:
         order = sorted(range(len(hint.batches)), key=lambda i: hint.batches[i].start)
@@ -151,6 +161,7 @@ def add_hint(model: cp_model.CpModel, problem: Problem, v: Variables, hint: Sche
             model.add_hint(y, lot == booking.lot)
         for k, w in pv.batch.items():
             model.add_hint(w, booking.batch is not None and slot_of.get(booking.batch) == k)
+    return slot_of
 
 
 def read_schedule(problem: Problem, v: Variables, solver: cp_model.CpSolver) -> Schedule:
