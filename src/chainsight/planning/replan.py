@@ -4,8 +4,9 @@ An event (a run failed, a site moved an apheresis, a shipment is late, suites ar
 service, an extension is granted or refused, a lot is quarantined, a patient enrols or
 withdraws) is applied to the scenario; bookings of the previous plan whose chain starts
 inside the freeze window are kept exactly, unless the event breaks them (they no longer
-fit); every other previously planned date may move, at a cost per day moved. The result
-names every change and whom it concerns.
+fit); in the batch modality, so are batches starting inside the window and dosings
+inside it from them. Every other previously planned date may move, at a cost per date
+moved. The result names every change and whom it concerns.
 """
 
 from __future__ import annotations
