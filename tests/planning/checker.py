@@ -206,10 +206,23 @@ def check_plan(scenario: Scenario, plan: dict[str, Any]) -> list[str]:
             inf_count[(sp.site, infusion)] += 1
         # Soft windows: deviations listed where windows are exceeded.
         listed = {d["window"]: d["days"] for d in entry["deviations"]}
+        expected: dict[str, int] = {}
         if not batch_mode and entry["apheresis"] is not None:
             late = (_d(entry["apheresis"]) - sp.enrolled).days - proto.apheresis_latest_days  # type: ignore[operator]
-            if late > 0 and listed.get("apheresis_latest_days") != late:
-                out.append(f"{name}: apheresis {late} days late but not listed as a deviation")
+            if late > 0:
+                expected["apheresis_latest_days"] = late
+        # The infusion window counts from arrival (batch: from enrolment if that is later,
+        # since a batch made before the patient enrolled was not waiting for them).
+        window_start = max(arrival, sp.enrolled) if batch_mode else arrival
+        late = (infusion - window_start).days - proto.infusion_latest_days_after_arrival
+        if late > 0:
+            expected["infusion_latest_days_after_arrival"] = late
+        for window, days in expected.items():
+            if listed.get(window) != days:
+                out.append(f"{name}: {window} exceeded by {days} days but listed as "
+                           f"{listed.get(window)}")
+        for window in listed.keys() - expected.keys():
+            out.append(f"{name}: deviation {window} listed but the window holds")
 
     for (site_id, day), n in aph_count.items():
         cap = scenario.site(site_id).apheresis

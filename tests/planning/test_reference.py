@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from chainsight.domain import Scenario
@@ -72,6 +74,26 @@ def test_checker_catches_a_broken_plan(reference_plans: dict[str, tuple]) -> Non
     assert any("rule 7" in p or "rule 6" in p for p in problems)
     del data["kpis"]
     assert "plan lacks kpis" in check_plan(scenario, data)
+
+
+def test_checker_catches_unlisted_and_invented_deviations(
+        reference_plans: dict[str, tuple]) -> None:
+    scenario, _, optimal = reference_plans["demo"]
+    data = optimal.to_json()
+    victim = next(p for p in data["patients"] if p["patient"] == "P006")
+    assert victim["deviations"] == []
+    # Infused seven weeks after arrival with no deviation listed.
+    arrival = dt.date.fromisoformat(victim["dp_arrival"])
+    victim["infusion"] = (arrival + dt.timedelta(days=49)).isoformat()
+    problems = check_plan(scenario, data)
+    assert any("infusion_latest_days_after_arrival exceeded" in p for p in problems)
+    other = next(p for p in data["patients"] if p["patient"] == "P007")
+    other["deviations"] = [d for d in other["deviations"]
+                           if d["window"] != "infusion_latest_days_after_arrival"] + [
+        {"window": "infusion_latest_days_after_arrival", "days": 3,
+         "window_end": other["infusion"]}]
+    assert any("P007" in p and "listed but the window holds" in p
+               for p in check_plan(scenario, data))
 
 
 def test_generated_congested_trial_plans_feasibly() -> None:
