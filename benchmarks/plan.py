@@ -23,11 +23,12 @@ from rich.progress import Progress
 from rich.table import Table
 
 from chainsight.domain import Scenario, load_scenario
-from chainsight.planning import plan
+from chainsight.planning import Plan, plan
 from chainsight.planning.data import build_problem
 from chainsight.planning.generate import congested_trial
+from chainsight.planning.objective import evaluate
 from chainsight.planning.relaxation import time_indexed_relaxation
-from chainsight.planning.replan import replan_detail
+from chainsight.planning.replan import replan_detail, schedule_from_plan
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 console = Console(width=200)
@@ -44,7 +45,21 @@ def cases(quick: bool) -> list[tuple[str, Scenario, float]]:
     out += [(f"congested-{n}", congested_trial(n, seed=1), limits[n]) for n in sizes]
     out += [(f"severe-{n}", congested_trial(n, seed=1, suite_scale=SEVERE), limits[n])
             for n in ((150,) if quick else (150, 300))]
+    if not quick:  # the whole pipeline held to the 5 s target: wall time <= limit + overhead
+        out.append(("congested-300, 4 s limit", congested_trial(300, seed=1), 4.0))
     return out
+
+
+def gap(scenario: Scenario, result: Plan) -> float:
+    """(objective - bound) over the part of the objective a plan can change: the
+    penalties of patients no plan can treat (no vector left, site never active) would
+    otherwise make every gap look like zero."""
+    problem = build_problem(scenario)
+    cost = evaluate(problem, schedule_from_plan(problem, result))
+    assert result.solver.objective is not None
+    assert result.solver.bound is not None
+    return (result.solver.objective - result.solver.bound) / max(
+        1.0, result.solver.objective - cost.unplanned_penalty)
 
 
 def wttt_floor(scenario: Scenario) -> float | None:
@@ -86,7 +101,7 @@ def main() -> int:
                 f"{s.seconds:.2f}", s.status + (f" ({s.fallback})" if s.fallback else ""),
                 f"{s.objective:,.0f}",
                 f"{s.bound:,.0f}{source}" if s.bound is not None else "—",
-                f"{(s.objective - s.bound) / s.objective:.1%}" if s.bound is not None else "—",
+                f"{gap(scenario, optimal):.1%}" if s.bound is not None else "—",
                 f"{fcfs.solver.objective:,.0f}", f"{ratio:.3f}",
                 f"{floor / fcfs_wttt:.3f}" if floor is not None else "—",
                 f"{fcfs.kpis.patients_unplanned}/{optimal.kpis.patients_unplanned}",

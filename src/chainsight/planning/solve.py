@@ -55,7 +55,7 @@ def plan(scenario: Scenario, *, policy: Policy = "optimal",
 # Share of the time limit spent improving the greedy order before CP-SAT takes over, the
 # most the LP relaxation may take, and the least the solver is given whatever came before.
 SEARCH_SHARE = 0.3
-RELAXATION_SHARE = 0.3
+RELAXATION_SHARE = 0.4
 MIN_SOLVER_SECONDS = 0.5
 # Queue-jumping allowances tried for the warm start, in days per unit of priority.
 _PRIORITY_DAYS = (7, 14, 30, 60)
