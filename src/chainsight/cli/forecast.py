@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -13,10 +13,13 @@ from rich.table import Table
 from chainsight.cli.app import app
 from chainsight.cli.common import console, err_console, fail, print_json, resolve_scenario
 from chainsight.domain import Scenario, ScenarioInvalid
-from chainsight.forecast import ForecastConfig, Simulation, simulate, summarise
-from chainsight.forecast.report import write_report
-from chainsight.forecast.slots import advise_slots
-from chainsight.forecast.whatif import WhatIf, apply_what_if, comparison, load_what_if
+
+if TYPE_CHECKING:
+    from chainsight.forecast import Simulation
+    from chainsight.forecast.whatif import WhatIf
+
+# The forecaster (NumPy, SciPy) is imported by the command itself, so that the other
+# commands start quickly.
 
 # Below this many runs the forecast takes well under a second: no progress bar.
 _PROGRESS_FROM_RUNS = 5000
@@ -41,6 +44,11 @@ def forecast_command(
         "--share", help="Slot advice: share of patients that must start in time.")] = 0.9,
 ) -> None:
     """Forecast enrolment, manufacturing, vector and losses as P10 / P50 / P90."""
+    from chainsight.forecast import summarise
+    from chainsight.forecast.report import write_report
+    from chainsight.forecast.slots import advise_slots
+    from chainsight.forecast.whatif import apply_what_if, comparison, load_what_if
+
     if runs <= 0:
         fail(f"--runs: must be a positive number of runs, not {runs}")
     if seed < 0:
@@ -93,6 +101,8 @@ def forecast_command(
 
 
 def _simulate(scenario: Scenario, runs: int, seed: int, label: str) -> Simulation:
+    from chainsight.forecast import ForecastConfig, simulate
+
     config = ForecastConfig()
     if runs < _PROGRESS_FROM_RUNS:
         return simulate(scenario, runs, seed, config)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,11 +12,17 @@ from rich.table import Table
 from chainsight.cli.app import app
 from chainsight.cli.common import console, err_console, fail, print_json, resolve_scenario
 from chainsight.domain import ScenarioInvalid, read_data
-from chainsight.planning import POLICIES, Plan, plan
-from chainsight.planning.replan import EventInvalid, parse_event, replan_detail
+
+if TYPE_CHECKING:
+    from chainsight.planning import Plan
+
+# The planner (OR-Tools, SciPy) is imported by the commands that use it, so that the
+# other commands start quickly.
 
 
 def _check_options(policy: str, time_limit: float, workers: int) -> None:
+    from chainsight.planning import POLICIES
+
     if policy not in POLICIES:
         fail(f"--policy: must be one of {', '.join(POLICIES)}, not {policy!r}")
     if time_limit <= 0:
@@ -35,6 +41,8 @@ def plan_command(
     seed: Annotated[int, typer.Option("--seed", help="Solver random seed.")] = 0,
 ) -> None:
     """Plan every patient's apheresis, slot, vector lot, release and infusion."""
+    from chainsight.planning import plan
+
     _check_options(policy, time_limit, workers)
     loaded = resolve_scenario(scenario)
     with err_console.status(f"planning {loaded.trial.id} ({policy}, up to {time_limit:g} s)…"):
@@ -123,6 +131,9 @@ def replan_command(
     workers: Annotated[int, typer.Option("--workers", help="Solver threads.")] = 2,
 ) -> None:
     """Repair the plan after an event, keeping the freeze window; list what changed."""
+    from chainsight.planning import Plan, plan
+    from chainsight.planning.replan import EventInvalid, parse_event, replan_detail
+
     _check_options("optimal", time_limit, workers)
     if freeze_days < 0:
         fail(f"--freeze-days: must be 0 or more, not {freeze_days}")

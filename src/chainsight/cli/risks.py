@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -10,8 +10,12 @@ from rich.table import Table
 from chainsight.cli.app import app
 from chainsight.cli.common import console, err_console, fail, print_json, resolve_scenario
 from chainsight.domain import ScenarioInvalid
-from chainsight.risks import Alert, radar_json, scan, try_action
-from chainsight.risks.engine import assess
+
+if TYPE_CHECKING:
+    from chainsight.risks import Alert
+
+# The radar runs the planner and the forecaster: imported by the command itself, so that
+# the other commands start quickly.
 
 _STYLE = {"critical": "bold white on red", "high": "bold red", "warning": "yellow",
           "info": "dim"}
@@ -31,6 +35,9 @@ def risks_command(
                       "effect (an alert id, or 'all').")] = None,
 ) -> None:
     """Scan the plan and the forecast for bottlenecks, ranked by severity."""
+    from chainsight.risks import radar_json, scan, try_action
+    from chainsight.risks.engine import assess
+
     if runs <= 0:
         fail(f"--runs: must be a positive number of runs, not {runs}")
     if seed < 0:
