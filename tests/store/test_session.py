@@ -50,6 +50,24 @@ def test_sqlite_connections_enforce_foreign_keys(tmp_path: Path) -> None:
     engine.dispose()
 
 
+def test_sqlite_readers_do_not_hold_off_a_writer(tmp_path: Path) -> None:
+    # Write-ahead logging: a read transaction stays open while another connection
+    # writes and commits, and the reader keeps its snapshot until it ends.
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'wal.db'}")
+    with engine.begin() as setup:
+        assert setup.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        setup.execute(text("CREATE TABLE t (x INTEGER)"))
+        setup.execute(text("INSERT INTO t VALUES (1)"))
+    with engine.connect() as reader, reader.begin():
+        assert reader.execute(text("SELECT count(*) FROM t")).scalar() == 1
+        with engine.connect() as writer, writer.begin():
+            writer.execute(text("INSERT INTO t VALUES (2)"))  # commits at once, no lock wait
+        assert reader.execute(text("SELECT count(*) FROM t")).scalar() == 1
+    with engine.connect() as later:
+        assert later.execute(text("SELECT count(*) FROM t")).scalar() == 2
+    engine.dispose()
+
+
 @pytest.mark.parametrize(
     ("url", "expected"),
     [

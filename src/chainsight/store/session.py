@@ -24,6 +24,7 @@ from chainsight.store.repository import get_scenario
 ENV_VAR = "CHAINSIGHT_DATABASE_URL"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 CONNECT_TIMEOUT_SECONDS = 10
+SQLITE_LOCK_WAIT_SECONDS = 15.0
 SQLITE_BEGIN = "chainsight_sqlite_begin"
 """Execution option: how a SQLite transaction begins (DEFERRED, IMMEDIATE, EXCLUSIVE)."""
 
@@ -65,6 +66,10 @@ def create_store_engine(url: str | None = None) -> Engine:
         options: dict[str, Any] = {}
         if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
             options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+        if parsed.get_backend_name() == "sqlite":
+            # How long a writer waits for the file's write lock before "database is
+            # locked" (the service answers 503): long enough for a queue of writers.
+            options["connect_args"] = {"timeout": SQLITE_LOCK_WAIT_SECONDS}
         engine = create_engine(parsed, **options)
     except (ArgumentError, NoSuchModuleError, ImportError) as error:
         raise StoreUnavailable(
@@ -82,6 +87,10 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # that over makes DDL transactional and lets a migration lock the file from the start.
     dbapi_connection.isolation_level = None
     dbapi_connection.execute("PRAGMA foreign_keys=ON")
+    # Write-ahead logging: readers no longer hold off a writer's commit (in the default
+    # rollback journal, a write waits for every open read and concurrent requests end in
+    # "database is locked"). It stays on in the file; in-memory databases ignore it.
+    dbapi_connection.execute("PRAGMA journal_mode=WAL")
 
 
 def _sqlite_on_begin(connection: Connection) -> None:
