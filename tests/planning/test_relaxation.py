@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 
-from chainsight.domain import Scenario
 from chainsight.planning import plan
 from chainsight.planning.cpsat import solve as cpsat_solve
 from chainsight.planning.data import build_problem
@@ -83,9 +82,31 @@ def test_a_later_lot_bounds_the_runs_before_its_release() -> None:
     assert relaxation.scaled_bound == fcfs.scaled_total
 
 
-def test_batch_modality_has_no_time_indexed_relaxation(aav: Scenario) -> None:
-    problem = build_problem(aav)
-    assert time_indexed_relaxation(problem) is None
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(modality="batch"))
+def test_batch_bound_never_exceeds_a_proven_optimum(data: dict[str, Any]) -> None:
+    problem = build_problem(build(data))
+    relaxation = time_indexed_relaxation(problem)
+    assert relaxation is not None
+    assert sorted(p.id for p in relaxation.order) == sorted(p.id for p in problem.patients)
+    fcfs = fcfs_schedule(problem)
+    assert relaxation.scaled_bound <= evaluate(problem, fcfs).scaled_total
+    result = cpsat_solve(problem, hint=fcfs, time_limit=5, workers=1)
+    assert result.schedule is not None
+    assert relaxation.scaled_bound <= evaluate(problem, result.schedule).scaled_total
+    if result.status == "OPTIMAL":
+        assert result.objective is not None
+        assert relaxation.bound <= result.objective + 1e-9
+
+
+def test_a_lone_batch_patient_is_bounded_exactly() -> None:
+    # One patient, one batch: batch cost, its expiring doses and the earliest infusion.
+    data = base(modality="batch", patients=1)
+    data["patients"][0]["doses"] = 1
+    problem = build_problem(build(data))
+    relaxation = time_indexed_relaxation(problem)
+    assert relaxation is not None
+    assert relaxation.scaled_bound == evaluate(problem, fcfs_schedule(problem)).scaled_total
 
 
 def test_alpha_order_books_a_congested_queue_better_than_enrolment_order() -> None:

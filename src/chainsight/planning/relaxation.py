@@ -1,4 +1,4 @@
-"""Time-indexed LP relaxation of the autologous plan: a lower bound and a booking order.
+"""Time-indexed LP relaxation of the plan: a lower bound and a booking order.
 
 CP-SAT's own bound comes from the linear relaxation of optional intervals, which says
 little about a long queue for a few suites. The time-indexed relaxation is the classic
@@ -10,6 +10,11 @@ as two families of cuts (runs starting by day t need lots released by t; runs st
 from day t need lots still valid on t). Apheresis and infusion capacity, deviations the
 plan could avoid and vector left to expire are relaxed away, so its optimum is a valid
 lower bound on the plan objective. It is solved with HiGHS (through SciPy).
+
+In the batch modality the columns are (patient, facility, batch start day), batches per
+(facility, start day) are variables of their own that hold their patients' doses and
+occupy the suites and the lots, and the batch fixed cost and the doses left to expire
+are counted exactly; fractional batches make this bound weaker than the autologous one.
 
 Its solution also orders patients: sorting them by the day by which half of each one's
 LP mass has started ("alpha points") and booking them greedily in that order is the
@@ -62,15 +67,105 @@ class _Columns:
     units: list[np.ndarray]
 
 
+class _LinearProgram:
+    """A sparse LP assembled block by block: variables, then rows over them."""
+
+    def __init__(self) -> None:
+        self.cost: list[np.ndarray] = []
+        self.upper: list[np.ndarray] = []
+        self.size = 0
+        self.eq: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.eq_rhs: list[np.ndarray] = []
+        self.ub: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.ub_rhs: list[np.ndarray] = []
+
+    def variables(self, cost: np.ndarray, upper: float | np.ndarray) -> np.ndarray:
+        """New variables in [0, upper] with these costs; their indices."""
+        count = len(cost)
+        self.cost.append(np.asarray(cost, dtype=float))
+        self.upper.append(np.broadcast_to(np.asarray(upper, dtype=float), (count,)).copy())
+        index = np.arange(self.size, self.size + count)
+        self.size += count
+        return index
+
+    def rows(self, equal: bool, row: np.ndarray, col: np.ndarray, val: np.ndarray | float,
+             rhs: np.ndarray) -> None:
+        """Rows ``sum(val * x[col]) (== or <=) rhs``, ``row`` counting from 0 here."""
+        blocks, rhss = (self.eq, self.eq_rhs) if equal else (self.ub, self.ub_rhs)
+        first = sum(len(r) for r in rhss)
+        values = np.broadcast_to(np.asarray(val, dtype=float), (len(col),))
+        blocks.append((np.asarray(row) + first, np.asarray(col), values))
+        rhss.append(np.asarray(rhs, dtype=float))
+
+    def _matrix(self, blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                rhss: list[np.ndarray]) -> tuple[csr_matrix | None, np.ndarray | None]:
+        if not rhss:
+            return None, None
+        rows = np.concatenate([b[0] for b in blocks])
+        cols = np.concatenate([b[1] for b in blocks])
+        vals = np.concatenate([b[2] for b in blocks])
+        rhs = np.concatenate(rhss)
+        return csr_matrix((vals, (rows, cols)), shape=(len(rhs), self.size)), rhs
+
+    def solve(self, time_limit: float) -> np.ndarray | None:
+        """The optimal values (objective first), or None if HiGHS does not finish."""
+        a_eq, b_eq = self._matrix(self.eq, self.eq_rhs)
+        a_ub, b_ub = self._matrix(self.ub, self.ub_rhs)
+        bounds = np.column_stack([np.zeros(self.size), np.concatenate(self.upper)])
+        result = linprog(np.concatenate(self.cost), A_ub=a_ub, b_ub=b_ub, A_eq=a_eq,
+                         b_eq=b_eq, bounds=bounds, method="highs-ds",
+                         options={"time_limit": max(0.1, time_limit)})
+        if result.status != 0:
+            return None
+        return np.concatenate([[float(result.fun)], np.asarray(result.x)])
+
+
+def _suite_rows(lp: _LinearProgram, problem: Problem, facilities: list[str],
+                runs: np.ndarray, facility: np.ndarray, start: np.ndarray) -> None:
+    """On every facility day, runs (or batches) in progress <= suites left free."""
+    days = problem.last_day + 1
+    mdays = np.array([problem.facilities[f].manufacturing_days for f in facilities])
+    length = mdays[facility]
+    offset = np.repeat(np.cumsum(length) - length, length)
+    covered = np.repeat(start, length) + (np.arange(length.sum()) - offset)
+    inside = covered < days
+    lp.rows(False, (np.repeat(facility, length) * days + covered)[inside],
+            np.repeat(runs, length)[inside], 1.0,
+            np.array([problem.facilities[f].free(t) for f in facilities for t in range(days)]))
+
+
+def _lot_rows(lp: _LinearProgram, problem: Problem, runs: np.ndarray, start: np.ndarray,
+              units: np.ndarray) -> None:
+    """Lot-window cuts: runs starting by day t use lots released by t; runs starting
+    from day t use lots still valid on t (through running sums P_t of units used)."""
+    horizon = problem.horizon
+    count = horizon + 1
+    prefix = lp.variables(np.zeros(count), np.inf)
+    lp.rows(True, np.concatenate([start, np.arange(count), np.arange(1, count)]),
+            np.concatenate([runs, prefix, prefix[:-1]]),
+            np.concatenate([-units.astype(float), np.ones(count), -np.ones(count - 1)]),
+            np.zeros(count))
+    released_by = np.zeros(count)
+    valid_from = np.zeros(count)
+    for lot in problem.lots.values():
+        lo, hi = max(lot.first, 0), min(lot.last, horizon)
+        if lot.units <= 0 or lo > hi:
+            continue
+        released_by[lo:] += lot.units
+        valid_from[: hi + 1] += lot.units
+    lp.rows(False, np.arange(count), prefix, 1.0, released_by)
+    lp.rows(False, np.concatenate([np.arange(count), np.arange(1, count)]),
+            np.concatenate([np.full(count, prefix[-1]), prefix[:-1]]),
+            np.concatenate([np.ones(count), -np.ones(count - 1)]), valid_from)
+
+
 def time_indexed_relaxation(problem: Problem, *, time_limit: float = 30.0,
                             required: Collection[str] = ()) -> Relaxation | None:
-    """Solve the relaxation; None for the batch modality or if HiGHS does not finish.
+    """Solve the relaxation; None if HiGHS does not finish in ``time_limit`` seconds.
 
     Patients in ``required`` may not be left unplanned (the bound is then the bound of
     plans that treat them all).
     """
-    if problem.is_batch:
-        return None
     t0 = time.perf_counter()
     c = coefficients(problem)
     last = problem.last_day
@@ -81,6 +176,7 @@ def time_indexed_relaxation(problem: Problem, *, time_limit: float = 30.0,
                      for sid, s in problem.sites.items()}
     cols = _Columns([], [], [], [], [])
     facilities = list(problem.facilities)
+    add = _add_batch_columns if problem.is_batch else _add_columns
     for p in problem.patients:
         if p.reason is not None:
             constant += c.unplanned[p.id]
@@ -89,7 +185,7 @@ def time_indexed_relaxation(problem: Problem, *, time_limit: float = 30.0,
             constant += min(c.unplanned[p.id], _manufactured_cost(problem, p, c,
                                                                   infusion_next[p.site]))
             fixed.append(p)
-        elif _add_columns(problem, p, len(free), c, infusion_next[p.site], facilities, cols):
+        elif add(problem, p, len(free), c, infusion_next[p.site], facilities, cols):
             free.append(p)
         else:
             # No chain even with the others relaxed away. A required patient has one in
@@ -103,81 +199,58 @@ def time_indexed_relaxation(problem: Problem, *, time_limit: float = 30.0,
     start = np.concatenate(cols.start)
     cost = np.concatenate(cols.cost).astype(float)
     units = np.concatenate(cols.units)
-    n, nx = len(free), len(patient)
-    horizon = problem.horizon
-    needs_vector = bool(units.any())
-    n_prefix = horizon + 1 if needs_vector else 0
-    # Variables: x (columns), u (unplanned per patient), P (runs' vector units by day t).
-    n_var = nx + n + n_prefix
-    objective = np.concatenate([cost, [float(c.unplanned[p.id]) for p in free],
-                                np.zeros(n_prefix)])
-
+    n = len(free)
+    lp = _LinearProgram()
+    x = lp.variables(cost, 1.0)
+    u = lp.variables(np.array([float(c.unplanned[p.id]) for p in free]),
+                     np.array([0.0 if p.id in required else 1.0 for p in free]))
     # Each patient planned once or unplanned.
-    eq_rows = [np.concatenate([patient, np.arange(n)])]
-    eq_cols = [np.arange(nx + n)]
-    eq_vals = [np.ones(nx + n)]
-    eq_rhs = [np.ones(n)]
-    n_eq = n
-    # Suites: on every facility day, runs in progress <= suites left free.
-    days = last + 1
-    mdays = np.array([problem.facilities[f].manufacturing_days for f in facilities])
-    length = mdays[facility]
-    offset = np.repeat(np.cumsum(length) - length, length)
-    covered = np.repeat(start, length) + (np.arange(length.sum()) - offset)
-    inside = covered < days
-    ub_rows = [(np.repeat(facility, length) * days + covered)[inside]]
-    ub_cols = [np.repeat(np.arange(nx), length)[inside]]
-    ub_vals = [np.ones(int(inside.sum()))]
-    ub_rhs = [np.array([problem.facilities[f].free(t) for f in facilities for t in range(days)],
-                       dtype=float)]
-    n_ub = len(facilities) * days
-    if needs_vector:
-        # P_t = vector units of runs starting on days 0..t (a running sum, one row a day).
-        prefix = nx + n + np.arange(n_prefix)
-        users = units > 0
-        eq_rows += [n_eq + start[users], n_eq + np.arange(n_prefix),
-                    n_eq + np.arange(1, n_prefix)]
-        eq_cols += [np.flatnonzero(users), prefix, prefix[:-1]]
-        eq_vals += [-units[users].astype(float), np.ones(n_prefix), -np.ones(n_prefix - 1)]
-        eq_rhs.append(np.zeros(n_prefix))
-        n_eq += n_prefix
-        released_by = np.zeros(n_prefix)
-        valid_from = np.zeros(n_prefix)
-        for lot in problem.lots.values():
-            lo, hi = max(lot.first, 0), min(lot.last, horizon)
-            if lot.units <= 0 or lo > hi:
-                continue
-            released_by[lo:] += lot.units
-            valid_from[: hi + 1] += lot.units
-        # Runs starting by day t: units of lots released by t. From day t: lots valid on t.
-        ub_rows += [n_ub + np.arange(n_prefix), n_ub + n_prefix + np.arange(n_prefix),
-                    n_ub + n_prefix + np.arange(1, n_prefix)]
-        ub_cols += [prefix, np.full(n_prefix, prefix[-1]), prefix[:-1]]
-        ub_vals += [np.ones(n_prefix), np.ones(n_prefix), -np.ones(n_prefix - 1)]
-        ub_rhs += [released_by, valid_from]
-        n_ub += 2 * n_prefix
-    a_eq = csr_matrix((np.concatenate(eq_vals), (np.concatenate(eq_rows),
-                                                 np.concatenate(eq_cols))), shape=(n_eq, n_var))
-    a_ub = csr_matrix((np.concatenate(ub_vals), (np.concatenate(ub_rows),
-                                                 np.concatenate(ub_cols))), shape=(n_ub, n_var))
-    bounds = np.zeros((n_var, 2))
-    bounds[:, 1] = 1.0
-    bounds[nx + n:, 1] = np.inf
-    for j, p in enumerate(free):
-        if p.id in required:
-            bounds[nx + j, 1] = 0.0
-    remaining = max(0.1, time_limit - (time.perf_counter() - t0))
-    result = linprog(objective, A_ub=a_ub, b_ub=np.concatenate(ub_rhs), A_eq=a_eq,
-                     b_eq=np.concatenate(eq_rhs), bounds=bounds, method="highs-ds",
-                     options={"time_limit": remaining})
-    if result.status != 0:
+    lp.rows(True, np.concatenate([patient, np.arange(n)]), np.concatenate([x, u]), 1.0,
+            np.ones(n))
+    if problem.is_batch:
+        _batch_rows(lp, problem, c, facilities, x, patient, facility, start, units,
+                    np.array([p.doses for p in free]))
+    else:
+        _suite_rows(lp, problem, facilities, x, facility, start)
+        if units.any():
+            users = units > 0
+            _lot_rows(lp, problem, x[users], start[users], units[users])
+    values = lp.solve(time_limit - (time.perf_counter() - t0))
+    if values is None:
         return None
-    value = float(result.fun)
+    value = float(values[0])
     # The true optimum is an integer: round the LP value up, less the solver's tolerance.
     scaled = constant + math.ceil(value - 1e-6 * max(1.0, abs(value)))
-    order = fixed + _alpha_order(free, patient, start, np.asarray(result.x[:nx]),
-                                 np.asarray(result.x[nx:nx + n]))
-    return Relaxation(scaled / SCALE, scaled, order, nx, time.perf_counter() - t0)
+    order = fixed + _alpha_order(free, patient, start, values[1 + x], values[1 + u])
+    return Relaxation(scaled / SCALE, scaled, order, len(x), time.perf_counter() - t0)
+
+
+def _batch_rows(lp: _LinearProgram, problem: Problem, c: Coefficients, facilities: list[str],
+                x: np.ndarray, patient: np.ndarray, facility: np.ndarray, start: np.ndarray,
+                units: np.ndarray, doses: np.ndarray) -> None:
+    """Batch modality: batches per (facility, start day) as variables; patients' doses
+    within them, a patient only from a batch that is made; suites and lots as runs."""
+    keys = facility * (problem.last_day + 1) + start
+    unique, first, which = np.unique(keys, return_index=True, return_inverse=True)
+    b_facility, b_start, b_units = facility[first], start[first], units[first]
+    size = np.array([problem.facilities[f].doses_per_batch for f in facilities])[b_facility]
+    lag = np.array([problem.facilities[f].release_lag + problem.facilities[f].dp_shelf_life_days
+                    for f in facilities])[b_facility]
+    expires = b_start + lag <= problem.horizon
+    # Doses left to expire cost (size - doses used) in batches expiring inside the horizon:
+    # the batch carries the size, each dose used gives its cost back (in its column).
+    y = lp.variables(c.batch + c.dose_expired * size * expires, np.inf)
+    lp.rows(False, np.concatenate([which, np.arange(len(unique))]),
+            np.concatenate([x, y]),
+            np.concatenate([doses[patient].astype(float), -size.astype(float)]),
+            np.zeros(len(unique)))
+    lp.rows(False, np.concatenate([np.arange(len(x)), np.arange(len(x))]),
+            np.concatenate([x, y[which]]),
+            np.concatenate([np.ones(len(x)), -np.ones(len(x))]), np.zeros(len(x)))
+    _suite_rows(lp, problem, facilities, y, b_facility, b_start)
+    if b_units.any():
+        users = b_units > 0
+        _lot_rows(lp, problem, y[users], b_start[users], b_units[users])
 
 
 def _manufactured_cost(problem: Problem, p: PatientData, c: Coefficients,
@@ -253,6 +326,53 @@ def _add_columns(problem: Problem, p: PatientData, j: int, c: Coefficients,
                                  - problem.apheresis_due(p))
         cols.cost.append(c.time_to_treatment[p.id] * (infusion - p.enrolled)
                          + c.deviation * overdue)
+        cols.units.append(np.full(len(start), fac.units_per_batch))
+        added = True
+    return added
+
+
+def _add_batch_columns(problem: Problem, p: PatientData, j: int, c: Coefficients,
+                       infusion_next: np.ndarray, facilities: list[str],
+                       cols: _Columns) -> bool:
+    """Batch modality: a patient's (facility, batch start) columns; False if none."""
+    added = False
+    for f in p.facilities:
+        fac = problem.facilities[f]
+        lane = problem.lane(f, p.site)
+        if lane is None or fac.ready is None or fac.doses_per_batch < p.doses:
+            continue
+        start = np.asarray(problem.days_on(fac.start_weekdays, fac.ready, problem.horizon),
+                           dtype=np.int64)
+        if fac.units_per_batch > 0:
+            usable = np.zeros(len(start), dtype=bool)
+            for lot in p.lots:
+                window = problem.lots[lot]
+                usable |= (start >= window.first) & (start <= window.last)
+            start = start[usable]
+        if not len(start):
+            continue
+        release = start + fac.release_lag
+        arrival = release + lane
+        first = np.maximum(arrival, max(problem.infusion_first(p), p.infusion_not_before or 0))
+        if p.infusion is not None:
+            infusion = np.full(len(start), p.infusion)
+            ok = first <= p.infusion
+        else:
+            infusion = infusion_next[np.minimum(first, len(infusion_next) - 1)]
+            ok = infusion <= problem.last_day
+        ok &= infusion <= release + fac.dp_shelf_life_days
+        if not ok.any():
+            continue
+        start, infusion, arrival = start[ok], infusion[ok], arrival[ok]
+        # The infusion window counts from arrival, or from enrolment if that is later.
+        overdue = np.maximum(0, infusion - np.maximum(arrival, p.enrolled)
+                             - problem.infusion_latest_days_after_arrival)
+        expires = start + fac.release_lag + fac.dp_shelf_life_days <= problem.horizon
+        cols.patient.append(np.full(len(start), j))
+        cols.facility.append(np.full(len(start), facilities.index(f)))
+        cols.start.append(start)
+        cols.cost.append(c.time_to_treatment[p.id] * (infusion - p.enrolled)
+                         + c.deviation * overdue - c.dose_expired * p.doses * expires)
         cols.units.append(np.full(len(start), fac.units_per_batch))
         added = True
     return added
