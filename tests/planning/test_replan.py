@@ -210,3 +210,18 @@ def test_batch_freeze_window_holds_even_when_moving_would_pay() -> None:
     _, free = replan_detail(scenario, before, event, freeze_days=0)
     assert free.frozen == []
     assert free.plan.patient("P99").infusion < free.plan.patient("P01").infusion
+
+
+def test_replan_short_of_vector_does_not_take_a_planned_patients_treatment(
+        multicdmo: Scenario) -> None:
+    # Ten patients already lack vector; an urgent new patient would score better than a
+    # planned one, but a re-plan moves dates, it does not reassign who is treated.
+    before = plan(multicdmo, time_limit=5)
+    assert before.unplanned
+    event = {"kind": "patient_enrolled", "patient": "P999", "site": "S01",
+             "enrolled": multicdmo.today.isoformat(), "priority": 3.0}
+    new_scenario, result = replan_detail(multicdmo, before, event, time_limit=2)
+    assert check_plan(new_scenario, result.plan.to_json()) == []
+    planned_before = {e.patient for e in before.patients}
+    assert planned_before <= {e.patient for e in result.plan.patients}
+    assert "P999" in {u.patient for u in result.plan.unplanned}

@@ -486,16 +486,20 @@ def replan_detail(scenario: Scenario, previous: Plan, event: Event | dict[str, A
         kept_batches = range(0)
     free_prev = {k: v for k, v in prev.bookings.items() if k not in fixed}
     weight = round(move_weight * SCALE)
+    # Whoever the repaired plan treats stays treated: a re-plan moves dates, it does not
+    # take a patient's treatment away to give it to another.
     result = cpsat_solve(problem, hint=baseline, min_planned=len(baseline.bookings),
                          time_limit=time_limit, workers=workers, seed=seed, fixed=fixed,
-                         previous=free_prev, move_weight=weight, kept_batches=kept_batches)
+                         previous=free_prev, move_weight=weight, kept_batches=kept_batches,
+                         required=frozenset(baseline.bookings))
     base_total = evaluate(problem, baseline).total + move_cost(problem, prev, baseline,
                                                                 move_weight)
     schedule, fallback = baseline, "fcfs"
     if result.schedule is not None:
         total = evaluate(problem, result.schedule).total \
             + move_cost(problem, prev, result.schedule, move_weight)
-        if total <= base_total + 1e-9 and len(result.schedule.bookings) >= len(baseline.bookings):
+        keeps_everyone = baseline.bookings.keys() <= result.schedule.bookings.keys()
+        if total <= base_total + 1e-9 and keeps_everyone:
             schedule, fallback = result.schedule, ""
     info = SolverInfo(name="cp-sat", status=result.status, seconds=round(result.seconds, 3),
                       objective=evaluate(problem, schedule).total, bound=None,
