@@ -66,6 +66,15 @@ class _Columns:
     cost: list[np.ndarray]
     units: list[np.ndarray]
 
+    def add(self, patient: int, facility: int, start: np.ndarray, cost: np.ndarray,
+            units: int) -> None:
+        """One patient's columns at one facility."""
+        self.patient.append(np.full(len(start), patient))
+        self.facility.append(np.full(len(start), facility))
+        self.start.append(start)
+        self.cost.append(cost)
+        self.units.append(np.full(len(start), units))
+
 
 class _LinearProgram:
     """A sparse LP assembled block by block: variables, then rows over them."""
@@ -293,42 +302,54 @@ def _add_columns(problem: Problem, p: PatientData, j: int, c: Coefficients,
         last = problem.horizon
         if problem.fresh and p.apheresis is not None:
             last = min(last, p.apheresis + problem.fresh_max_days_to_start)
-        start = np.asarray(problem.days_on(fac.start_weekdays,
-                                           max(apheresis + lane_in, fac.ready), last),
-                           dtype=np.int64)
-        if fac.units_per_batch > 0:
-            usable = np.zeros(len(start), dtype=bool)
-            for lot in p.lots:
-                window = problem.lots[lot]
-                usable |= (start >= window.first) & (start <= window.last)
-            start = start[usable]
-        if not len(start):
-            continue
+        start = _starts(problem, p, f, max(apheresis + lane_in, fac.ready), last)
         release = start + fac.release_lag
-        first = np.maximum(release + lane_out, max(p.enrolled, p.infusion_not_before or 0, 0))
-        if p.infusion is not None:
-            infusion = np.full(len(start), p.infusion)
-            ok = first <= p.infusion
-        else:
-            infusion = infusion_next[np.minimum(first, len(infusion_next) - 1)]
-            ok = infusion <= problem.last_day
-        ok &= infusion <= release + fac.dp_shelf_life_days
+        infusion, ok = _earliest_infusions(problem, p, release, release + lane_out,
+                                           max(p.enrolled, 0), fac.dp_shelf_life_days,
+                                           infusion_next)
         if not ok.any():
             continue
         start, infusion = start[ok], infusion[ok]
-        cols.patient.append(np.full(len(start), j))
-        cols.facility.append(np.full(len(start), facilities.index(f)))
-        cols.start.append(start)
         overdue = np.full(len(start), late)
         if problem.fresh and p.apheresis is None:
             # Fresh material: collected at most fresh_max days before the start.
             overdue = np.maximum(overdue, start - problem.fresh_max_days_to_start
                                  - problem.apheresis_due(p))
-        cols.cost.append(c.time_to_treatment[p.id] * (infusion - p.enrolled)
-                         + c.deviation * overdue)
-        cols.units.append(np.full(len(start), fac.units_per_batch))
+        cols.add(j, facilities.index(f), start,
+                 c.time_to_treatment[p.id] * (infusion - p.enrolled) + c.deviation * overdue,
+                 fac.units_per_batch)
         added = True
     return added
+
+
+def _starts(problem: Problem, p: PatientData, facility: str, first: int,
+            last: int) -> np.ndarray:
+    """Start days at a facility in [first, last] on its weekdays, and (where runs use
+    vector) inside the window of one of the patient's candidate lots."""
+    fac = problem.facilities[facility]
+    start = np.asarray(problem.days_on(fac.start_weekdays, first, last), dtype=np.int64)
+    if fac.units_per_batch > 0:
+        usable = np.zeros(len(start), dtype=bool)
+        for lot in p.lots:
+            window = problem.lots[lot]
+            usable |= (start >= window.first) & (start <= window.last)
+        start = start[usable]
+    return start
+
+
+def _earliest_infusions(problem: Problem, p: PatientData, release: np.ndarray,
+                        arrival: np.ndarray, not_before: int, shelf_life: int,
+                        infusion_next: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per start: the earliest infusion (on a site infusion day, from arrival and
+    ``not_before``), and whether it falls within the product's shelf life and the plan."""
+    first = np.maximum(arrival, max(not_before, p.infusion_not_before or 0))
+    if p.infusion is not None:
+        infusion = np.full(len(release), p.infusion)
+        ok = first <= p.infusion
+    else:
+        infusion = infusion_next[np.minimum(first, len(infusion_next) - 1)]
+        ok = infusion <= problem.last_day
+    return infusion, ok & (infusion <= release + shelf_life)
 
 
 def _add_batch_columns(problem: Problem, p: PatientData, j: int, c: Coefficients,
@@ -341,26 +362,12 @@ def _add_batch_columns(problem: Problem, p: PatientData, j: int, c: Coefficients
         lane = problem.lane(f, p.site)
         if lane is None or fac.ready is None or fac.doses_per_batch < p.doses:
             continue
-        start = np.asarray(problem.days_on(fac.start_weekdays, fac.ready, problem.horizon),
-                           dtype=np.int64)
-        if fac.units_per_batch > 0:
-            usable = np.zeros(len(start), dtype=bool)
-            for lot in p.lots:
-                window = problem.lots[lot]
-                usable |= (start >= window.first) & (start <= window.last)
-            start = start[usable]
-        if not len(start):
-            continue
+        start = _starts(problem, p, f, fac.ready, problem.horizon)
         release = start + fac.release_lag
         arrival = release + lane
-        first = np.maximum(arrival, max(problem.infusion_first(p), p.infusion_not_before or 0))
-        if p.infusion is not None:
-            infusion = np.full(len(start), p.infusion)
-            ok = first <= p.infusion
-        else:
-            infusion = infusion_next[np.minimum(first, len(infusion_next) - 1)]
-            ok = infusion <= problem.last_day
-        ok &= infusion <= release + fac.dp_shelf_life_days
+        infusion, ok = _earliest_infusions(problem, p, release, arrival,
+                                           problem.infusion_first(p),
+                                           fac.dp_shelf_life_days, infusion_next)
         if not ok.any():
             continue
         start, infusion, arrival = start[ok], infusion[ok], arrival[ok]
@@ -368,12 +375,10 @@ def _add_batch_columns(problem: Problem, p: PatientData, j: int, c: Coefficients
         overdue = np.maximum(0, infusion - np.maximum(arrival, p.enrolled)
                              - problem.infusion_latest_days_after_arrival)
         expires = start + fac.release_lag + fac.dp_shelf_life_days <= problem.horizon
-        cols.patient.append(np.full(len(start), j))
-        cols.facility.append(np.full(len(start), facilities.index(f)))
-        cols.start.append(start)
-        cols.cost.append(c.time_to_treatment[p.id] * (infusion - p.enrolled)
-                         + c.deviation * overdue - c.dose_expired * p.doses * expires)
-        cols.units.append(np.full(len(start), fac.units_per_batch))
+        cols.add(j, facilities.index(f), start,
+                 c.time_to_treatment[p.id] * (infusion - p.enrolled)
+                 + c.deviation * overdue - c.dose_expired * p.doses * expires,
+                 fac.units_per_batch)
         added = True
     return added
 
