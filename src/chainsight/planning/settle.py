@@ -25,6 +25,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from chainsight.planning.data import PatientData, Problem
+from chainsight.planning.fcfs import Capacity, pick_lot
 from chainsight.planning.objective import evaluate
 from chainsight.planning.schedule import Booking, Schedule
 
@@ -41,10 +42,9 @@ def settle(problem: Problem, schedule: Schedule) -> Schedule:
 
 def settle_apheresis(problem: Problem, schedule: Schedule) -> Schedule:
     """Re-assign the planned apheresis days of each site to minimise window overruns."""
-    patients = {p.id: p for p in problem.patients}
     by_site: dict[str, list[tuple[PatientData, Booking]]] = {}
     for booking in schedule.bookings.values():
-        p = patients[booking.patient]
+        p = problem.patient(booking.patient)
         if p.apheresis is not None or booking.apheresis is None or booking.start is None:
             continue
         by_site.setdefault(p.site, []).append((p, booking))
@@ -106,23 +106,20 @@ def _assign_site(problem: Problem, site: str,
 
 def settle_lots(problem: Problem, schedule: Schedule) -> Schedule:
     """Hand out lots to runs in start order, first-expiring valid lot first."""
-    patients = {p.id: p for p in problem.patients}
     runs = sorted(
         (b for b in schedule.bookings.values()
          if b.lot is not None and b.start is not None and b.facility is not None
-         and patients[b.patient].stage != "manufactured"),
+         and problem.patient(b.patient).stage != "manufactured"),
         key=lambda b: (b.start, b.patient))
-    units = {lot.id: lot.units for lot in problem.lots.values()}
+    cap = Capacity.empty(problem)
     bookings = dict(schedule.bookings)
     for b in runs:
         assert b.start is not None
         assert b.facility is not None
         need = problem.facilities[b.facility].units_per_batch
-        p = patients[b.patient]
-        lot = next((lot for lot in p.lots  # candidates come sorted by expiry
-                    if problem.lot_usable(lot, b.start) and units[lot] >= need), None)
+        _, lot = pick_lot(problem, cap, problem.patient(b.patient).lots, b.start, need)
         if lot is None:  # the greedy's hand-out is feasible: keep it
             return schedule
-        units[lot] -= need
+        cap.units[lot] -= need
         bookings[b.patient] = replace(b, lot=lot)
     return Schedule(bookings=bookings, batches=list(schedule.batches))
