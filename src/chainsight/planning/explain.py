@@ -61,10 +61,7 @@ def capacity_of(problem: Problem, schedule: Schedule, exclude: str | None = None
     cap = Capacity.empty(problem)
     if problem.is_batch:
         for b in schedule.batches:
-            fac = problem.facilities[b.facility]
-            cap.book_run(b.facility, b.start, fac.manufacturing_days)
-            if b.lot is not None:
-                cap.units[b.lot] -= fac.units_per_batch
+            cap.take_batch(b)
     for booking in schedule.bookings.values():
         if booking.patient == patient_id:
             continue

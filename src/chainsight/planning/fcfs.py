@@ -65,6 +65,13 @@ class Capacity:
         for d in range(max(start, 0), min(start + days, len(free))):
             free[d] -= amount
 
+    def take_batch(self, run: BatchRun) -> None:
+        """Take a batch's suite and the vector units of its lot."""
+        fac = self.problem.facilities[run.facility]
+        self.book_run(run.facility, run.start, fac.manufacturing_days)
+        if run.lot is not None:
+            self.units[run.lot] -= fac.units_per_batch
+
     def copy(self) -> Capacity:
         """An independent copy."""
         return Capacity(self.problem, {f: list(v) for f, v in self.suites.items()},
@@ -236,12 +243,9 @@ def _fcfs_batches(problem: Problem, order: list[PatientData],
     doses_left: list[int] = []
     if kept is not None:
         for kept_run in kept.batches:
-            fac = problem.facilities[kept_run.facility]
-            cap.book_run(kept_run.facility, kept_run.start, fac.manufacturing_days)
-            if kept_run.lot is not None:
-                cap.units[kept_run.lot] -= fac.units_per_batch
+            cap.take_batch(kept_run)
             schedule.batches.append(kept_run)
-            doses_left.append(fac.doses_per_batch)
+            doses_left.append(problem.facilities[kept_run.facility].doses_per_batch)
         for booking in kept.bookings.values():
             assert booking.batch is not None
             p = problem.patient(booking.patient)
@@ -274,12 +278,9 @@ def _fcfs_batches(problem: Problem, order: list[PatientData],
         inf, _, index, run = best
         if index is None:
             assert run is not None
-            fac = problem.facilities[run.facility]
-            cap.book_run(run.facility, run.start, fac.manufacturing_days)
-            if run.lot is not None:
-                cap.units[run.lot] -= fac.units_per_batch
+            cap.take_batch(run)
             schedule.batches.append(run)
-            doses_left.append(fac.doses_per_batch)
+            doses_left.append(problem.facilities[run.facility].doses_per_batch)
             index = len(schedule.batches) - 1
         doses_left[index] -= p.doses
         cap.book_day(cap.infusion, p.site, inf)

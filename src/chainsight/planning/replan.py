@@ -12,6 +12,7 @@ moved. The result names every change and whom it concerns.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import replace
 from typing import Annotated, Any, Literal
 
@@ -303,14 +304,7 @@ def _fits(problem: Problem, cap: Capacity, p: PatientData, b: Booking) -> bool:
             or problem.weekday(b.apheresis) not in site.apheresis_weekdays
             or not cap.apheresis_free(p.site, b.apheresis)):
         return False
-    if problem.weekday(b.start) not in fac.start_weekdays or fac.ready is None \
-            or b.start < fac.ready \
-            or cap.suite_free_until(b.facility, b.start, fac.manufacturing_days) is not None:
-        return False
-    if b.lot is not None and (b.lot not in p.lots or not problem.lot_usable(b.lot, b.start)
-                              or cap.units[b.lot] < fac.units_per_batch):
-        return False
-    if b.lot is None and not pick_lot(problem, cap, (), b.start, fac.units_per_batch)[0]:
+    if not _run_fits(problem, cap, b.facility, b.start, b.lot, p.lots):
         return False
     release = b.start + fac.release_lag
     lane = problem.lane(b.facility, p.site)
@@ -364,27 +358,16 @@ def _keep_batch_window(problem: Problem, prev: Schedule, freeze_days: int,
         fac = problem.facilities.get(run.facility)
         if run.start >= freeze_days or fac is None:
             continue
-        fits = (fac.ready is not None and run.start >= fac.ready
-                and problem.weekday(run.start) in fac.start_weekdays
-                and cap.suite_free_until(run.facility, run.start, fac.manufacturing_days) is None)
-        if run.lot is None:
-            fits = fits and fac.units_per_batch == 0
-        else:
-            fits = (fits and run.lot in problem.lots and problem.lot_usable(run.lot, run.start)
-                    and cap.units[run.lot] >= fac.units_per_batch)
-        if not fits:
+        if not _run_fits(problem, cap, run.facility, run.start, run.lot, problem.lots):
             continue
-        cap.book_run(run.facility, run.start, fac.manufacturing_days)
-        if run.lot is not None:
-            cap.units[run.lot] -= fac.units_per_batch
+        cap.take_batch(run)
         renumbered[i] = len(kept.batches)
         kept.batches.append(run)
         doses_left.append(fac.doses_per_batch)
-    by_id = {p.id: p for p in problem.patients}
     for b in sorted(prev.bookings.values(), key=lambda b: (b.infusion, b.patient)):
         if b.batch is None or b.infusion >= freeze_days:
             continue
-        p = by_id[b.patient]
+        p = problem.patient(b.patient)
         k = renumbered.get(b.batch)
         if k is None or not _dosing_fits(problem, cap, p, kept.batches[k], b.infusion,
                                          doses_left[k]):
@@ -410,6 +393,22 @@ def _dosing_fits(problem: Problem, cap: Capacity, p: PatientData, run: BatchRun,
     return (first <= infusion <= release + fac.dp_shelf_life_days
             and problem.weekday(infusion) in site.infusion_weekdays
             and cap.infusion_free(p.site, infusion))
+
+
+def _run_fits(problem: Problem, cap: Capacity, facility: str, start: int, lot: str | None,
+              candidates: Collection[str]) -> bool:
+    """Whether a kept run or batch still fits: a start day of its facility once ready, a
+    free suite throughout, and a lot among ``candidates`` valid then with units left (or
+    no lot where the process needs no vector)."""
+    fac = problem.facilities[facility]
+    if problem.weekday(start) not in fac.start_weekdays or fac.ready is None \
+            or start < fac.ready \
+            or cap.suite_free_until(facility, start, fac.manufacturing_days) is not None:
+        return False
+    if lot is None:
+        return pick_lot(problem, cap, (), start, fac.units_per_batch)[0]
+    return (lot in candidates and problem.lot_usable(lot, start)
+            and cap.units[lot] >= fac.units_per_batch)
 
 
 def _take_booking(problem: Problem, cap: Capacity, p: PatientData, b: Booking) -> None:
